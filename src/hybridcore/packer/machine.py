@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 _COMMA = "%!(PACKER_COMMA)"
 
 
+def _is_int(s: str) -> bool:
+    # str.isdigit() accepts "²", which int() rejects.
+    return s.isascii() and s.isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class MachineLine:
     timestamp: int
@@ -28,7 +33,7 @@ def unescape(value: str) -> str:
 def parse_line(line: str) -> MachineLine | None:
     """Parse one line; ``None`` for anything that is not machine-readable (plugin noise, blank)."""
     parts = line.rstrip("\r\n").split(",")
-    if len(parts) < 3 or not parts[0].isdigit():
+    if len(parts) < 3 or not _is_int(parts[0]):
         return None
     return MachineLine(int(parts[0]), parts[1], parts[2], tuple(unescape(p) for p in parts[3:]))
 
@@ -75,9 +80,9 @@ class ArtifactCollector:
         self.error_count: int = 0
 
     def feed(self, ml: MachineLine) -> RawArtifact | None:
-        if ml.type == "error-count" and ml.data and ml.data[0].isdigit():
+        if ml.type == "error-count" and ml.data and _is_int(ml.data[0]):
             self.error_count = int(ml.data[0])
-        if ml.type != "artifact" or len(ml.data) < 2 or not ml.data[0].isdigit():
+        if ml.type != "artifact" or len(ml.data) < 2 or not _is_int(ml.data[0]):
             return None
         key = (ml.target, int(ml.data[0]))
         part = self._partial.setdefault(key, _Partial(ml.timestamp))
@@ -88,7 +93,7 @@ class ArtifactCollector:
             part.id = ",".join(rest)
         elif kind == "string" and rest:
             part.string = ",".join(rest)
-        elif kind == "file" and len(rest) >= 2 and rest[0].isdigit():
+        elif kind == "file" and len(rest) >= 2 and _is_int(rest[0]):
             part.files[int(rest[0])] = ",".join(rest[1:])
         elif kind == "end":
             del self._partial[key]

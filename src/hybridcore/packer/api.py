@@ -1,0 +1,538 @@
+"""The three wrappers: plan every target, run Packer, record what happened.
+
+``fmt``/``validate``/``build`` share one flow. Planning (argv, env, secrets, fingerprints) happens for
+every target before any Packer process starts, so bad input and drift refuse the whole command
+cleanly. Targets run on worker threads (a bounded pool); the calling thread only waits, so Ctrl-C
+there becomes an orderly SIGINT to every Packer process group.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridcore import __version__
+from hybridcore.errors import DriftDetected, HybridcoreError
+from hybridcore.logs import EventLog, now_iso
+from hybridcore.packer import artifacts as artmod
+from hybridcore.packer import binary as binmod
+from hybridcore.packer import records as rec
+from hybridcore.packer.config import Project, Target, load_project
+from hybridcore.packer.environment import prepare_env
+from hybridcore.packer.files import atomic_write_json, private_dir
+from hybridcore.packer.machine import ArtifactCollector, RawArtifact, parse_line
+from hybridcore.packer.plan import Kind, TargetPlan, env_name, plan_target
+from hybridcore.packer.process import Cancel, ProcessOutcome, ProcessRequest
+from hybridcore.packer.process import run as run_process
+
+if False:  # pragma: no cover - typing only, keeps start-up lean
+    from hybridcore.packer.classify import Classification
+    from hybridcore.packer.fingerprint import Fingerprint
+    from hybridcore.state import StateStore
+
+Observer = Callable[[str, str, str], None]        # (target, stream, redacted line)
+_SEVERITY = {"ok": 0, "unformatted": 1, "failed": 3, "timeout": 2, "refused": 3, "interrupted": 4}
+
+
+@dataclass
+class _Command:
+    kind: Kind
+    project: Project
+    packer: binmod.PackerBinary
+    observer: Observer | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from ulid import ULID
+
+        self.command_id = str(ULID())
+        self.env = env_name()
+        self.started_at = now_iso()
+        self.run_root = self.project.state_dir / "runs" / self.command_id
+        self.events = EventLog(self.project.state_dir / "logs" / f"{self.command_id}.jsonl", self.command_id)
+        self.cancel = Cancel()
+        self._state: StateStore | None = None
+        self._rules: Any = None
+
+    @property
+    def state(self) -> StateStore:
+        if self._state is None:
+            from hybridcore.state import StateStore
+
+            self._state = StateStore.for_root(self.project.root)
+        return self._state
+
+    def classify(self, output: str, exit_code: int) -> Classification:
+        from hybridcore.packer.classify import classify, load_rules
+
+        if self._rules is None:
+            self._rules = load_rules(self.project.classify_rules)
+        return classify(output, exit_code, rules=self._rules)
+
+    def close(self) -> None:
+        self.events.close()
+        if self._state is not None:
+            self._state.close()
+
+
+# ---------------------------------------------------------------------------------------------- public
+
+
+def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: bool = True,
+        diff: bool = False, project: Project | str | Path | None = None,
+        observer: Observer | None = None) -> rec.CommandResult:
+    """``packer fmt`` over each target's templates. ``check=True`` reports (exit 3) instead of writing."""
+    proj, packer, chosen = _setup(project, targets)
+    plans = [plan_target("fmt", proj, t, packer, fmt_check=check, fmt_diff=diff, fmt_recursive=recursive)
+             for t in chosen]
+    return _execute(_Command("fmt", proj, packer, observer), plans)
+
+
+def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
+             var_files: Sequence[str | Path] | None = None,
+             provisioners: Sequence[str | Path] | None = None,
+             project: Project | str | Path | None = None,
+             observer: Observer | None = None) -> rec.CommandResult:
+    """``packer validate``; on success the target's current inputs become trusted for ``build``."""
+    proj, packer, chosen = _setup(project, targets)
+    plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
+                         provisioners=provisioners or ()) for t in chosen]
+    return _execute(_Command("validate", proj, packer, observer), plans)
+
+
+def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None,
+          provisioners: Sequence[str | Path] | None = None, *,
+          var_files: Sequence[str | Path] | None = None, force: bool = False, parallel: int | None = None,
+          use_cache: bool = True, cache_dir: str | Path | None = None, retries: int | None = None,
+          fail_fast: bool = False, timeout: float | None = None,
+          project: Project | str | Path | None = None,
+          observer: Observer | None = None) -> rec.CommandResult:
+    """``packer build -machine-readable``, refused with :class:`DriftDetected` unless every target's
+    inputs match what was last trusted (by ``validate`` or a successful build)."""
+    proj, packer, chosen = _setup(project, targets)
+    plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
+                         provisioners=provisioners or (), force=force) for t in chosen]
+    retries = proj.build_retries if retries is None else retries
+    if retries < 0 or (parallel is not None and parallel < 1):
+        raise HybridcoreError("retries must be >= 0 and parallel >= 1")
+    cmd = _Command("build", proj, packer, observer, {
+        "parallel": parallel, "use_cache": use_cache, "retries": retries, "fail_fast": fail_fast,
+        "timeout": timeout,
+        "cache_dir": Path(cache_dir).resolve() if cache_dir is not None else proj.default_cache_dir,
+    })
+    return _execute(cmd, plans)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftReport:
+    target: str
+    env: str
+    digest: str
+    trusted_digest: str | None
+    diff: dict[str, Any]
+    clean: bool
+    summary: str
+
+
+def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
+          var_files: Sequence[str | Path] | None = None, provisioners: Sequence[str | Path] | None = None,
+          project: Project | str | Path | None = None) -> list[DriftReport]:
+    """Compare each target's inputs with its trusted record without running Packer."""
+    proj, packer, chosen = _setup(project, targets)
+    plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
+                         provisioners=provisioners or ()) for t in chosen]
+    from hybridcore.state import StateStore
+
+    store = StateStore.for_root(proj.root)
+    try:
+        env = env_name()
+        return [_drift_report(proj, store, env, packer, plan) for plan in plans]
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------------------------------------- flow
+
+
+def _setup(project: Project | str | Path | None, targets: str | Sequence[str] | None,
+           ) -> tuple[Project, binmod.PackerBinary, list[Target]]:
+    proj = project if isinstance(project, Project) else load_project(project)
+    chosen = proj.resolve(targets)
+    packer = binmod.discover(proj.packer_binary, proj.packer_version)
+    return proj, packer, chosen
+
+
+def fingerprint_of(proj: Project, packer: binmod.PackerBinary, plan: TargetPlan, env: str) -> Fingerprint:
+    from hybridcore.packer import fingerprint as fp
+
+    assert plan.info is not None
+    inputs = fp.FingerprintInputs(
+        root=proj.root,
+        files=tuple(plan.info.files) + plan.var_files,
+        assets=plan.provisioners + plan.info.assets,
+        vars=plan.fingerprint_vars(),
+        meta={"only": ",".join(plan.target.only), "except": ",".join(plan.target.except_),
+              "packer_version": packer.version, "env": env},
+    )
+    cache = fp.StatCache(proj.state_dir / "statcache.json")
+    try:
+        return fp.compute(inputs, cache=cache)
+    finally:
+        cache.save()
+
+
+def _drift_report(proj: Project, store: StateStore, env: str, packer: binmod.PackerBinary,
+                  plan: TargetPlan) -> DriftReport:
+    from hybridcore.packer import fingerprint as fp
+
+    current = fingerprint_of(proj, packer, plan, env)
+    trusted_row = store.get_trusted(plan.target.name, env)
+    trusted = fp.Fingerprint.from_entries(trusted_row["digest"], trusted_row["entries"]) if trusted_row else None
+    d = fp.diff(trusted, current)
+    return DriftReport(plan.target.name, env, current.digest, trusted.digest if trusted else None,
+                       d.to_dict(), d.clean, d.summary())
+
+
+def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
+    try:
+        for plan in plans:
+            for warning in plan.warnings:
+                cmd.events.event(plan.target.name, "warning", logging.WARNING, message=warning)
+        fingerprints: dict[str, Fingerprint] = {}
+        if cmd.kind in ("validate", "build"):
+            fingerprints = {p.target.name: fingerprint_of(cmd.project, cmd.packer, p, cmd.env) for p in plans}
+        if cmd.kind == "build":
+            _refuse_on_drift(cmd, plans, fingerprints)
+        if cmd.kind == "build" and cmd.options["use_cache"]:
+            private_dir(cmd.options["cache_dir"])
+        results = _run_targets(cmd, plans, fingerprints)
+        return _command_result(cmd, plans, results)
+    finally:
+        cmd.close()
+
+
+def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, Fingerprint]) -> None:
+    from hybridcore.packer import fingerprint as fp
+
+    diffs: dict[str, Any] = {}
+    summaries: list[str] = []
+    for plan in plans:
+        name = plan.target.name
+        row = cmd.state.get_trusted(name, cmd.env)
+        trusted = fp.Fingerprint.from_entries(row["digest"], row["entries"]) if row else None
+        d = fp.diff(trusted, fps[name])
+        if not d.clean:
+            diffs[name] = d.to_dict()
+            summaries.append(f"{name} ({cmd.env}):\n" + "\n".join("  " + s for s in d.summary().splitlines()))
+            cmd.events.event(name, "drift", logging.WARNING, message="build refused: inputs drifted",
+                             diff=d.to_dict(), digest=fps[name].digest,
+                             trusted_digest=trusted.digest if trusted else None)
+    if not diffs:
+        return
+    now = now_iso()
+    for plan in plans:
+        if plan.target.name in diffs:
+            cmd.state.record_run({
+                "id": f"{cmd.command_id}/{plan.target.slug}", "kind": "build", "target": plan.target.name,
+                "env": cmd.env, "argv": list(plan.argv), "exit_code": 4, "status": "refused",
+                "category": "drift", "retryable": False, "hint": "run validate to trust the new inputs",
+                "started_at": now, "finished_at": now, "run_dir": None, "attempt": 0,
+            })
+    raise DriftDetected(
+        "build refused: inputs differ from what was last trusted for "
+        + ", ".join(sorted(diffs)) + f" in env {cmd.env!r}\n" + "\n".join(summaries),
+        diff=diffs,
+        hint="review the changes, then run 'hybridcore-packer validate "
+             + " ".join(sorted(diffs)) + "' to trust them (or revert them)",
+    )
+
+
+def _run_targets(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, Fingerprint],
+                 ) -> list[rec.TargetResult]:
+    requested = cmd.options.get("parallel")
+    workers = min(len(plans), requested or (os.cpu_count() or 1)) if cmd.kind == "build" else 1
+    workers = max(1, workers)
+    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridcore-target") as pool:
+        futures = [pool.submit(_run_target, cmd, plan, fps.get(plan.target.name)) for plan in plans]
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                # Ctrl-C (or SIGTERM mapped to it by the CLI): interrupt every Packer process group;
+                # a second one skips the grace periods.
+                cmd.cancel.request()
+                cmd.events.event("*", "interrupt", logging.WARNING, message="interrupt requested")
+                continue
+            if cmd.options.get("fail_fast") and any(f.result().status != "ok" for f in done):
+                cmd.cancel.interrupt.set()
+        return [f.result() for f in futures]
+
+
+def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None) -> rec.TargetResult:
+    from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+
+    target = plan.target
+    base_dir = private_dir(cmd.run_root / target.slug)
+    retries = int(cmd.options.get("retries") or 0)
+    build_cfg = cmd.project.raw.get("build", {})
+    wait = wait_exponential_jitter(initial=float(build_cfg.get("backoff_initial", 5.0)),
+                                   max=float(build_cfg.get("backoff_max", 120.0)),
+                                   jitter=float(build_cfg.get("backoff_jitter", 1.0)))
+
+    def should_retry(a: _AttemptResult) -> bool:
+        return a.retryable and a.status != "interrupted" and not cmd.cancel.interrupt.is_set()
+
+    attempts: list[_AttemptResult] = []
+    retrying = Retrying(stop=stop_after_attempt(retries + 1), wait=wait, retry=retry_if_result(should_retry),
+                        sleep=lambda s: cmd.cancel.interrupt.wait(s) and None,
+                        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+                        before_sleep=lambda state: cmd.events.event(
+                            target.name, "retry", logging.WARNING, attempt=state.attempt_number,
+                            wait=round(state.upcoming_sleep, 3),
+                            message=f"retryable failure ({attempts[-1].classification.category}); "
+                                    f"retrying in {state.upcoming_sleep:.1f}s"))
+    for attempt in retrying:
+        with attempt:
+            n = attempt.retry_state.attempt_number
+            run_dir = base_dir if n == 1 else private_dir(base_dir / f"attempt-{n}")
+            result = _attempt(cmd, plan, n, run_dir)
+            attempts.append(result)
+        if not attempt.retry_state.outcome or not attempt.retry_state.outcome.failed:
+            attempt.retry_state.set_result(result)
+    return _finish_target(cmd, plan, fingerprint, attempts, base_dir)
+
+
+@dataclass
+class _AttemptResult:
+    attempt: int
+    run_dir: Path
+    outcome: ProcessOutcome
+    exit_code: int
+    status: str
+    classification: Classification
+    raw_artifacts: list[RawArtifact]
+    manifest: dict[str, Any] | None
+    template_manifest: Path | None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status != "ok" and self.classification.retryable
+
+
+def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _AttemptResult:
+    target = plan.target
+    tmpdir = private_dir(run_dir / "tmp")
+    cache_dir: Path | None = None
+    if cmd.kind == "build":
+        cache_dir = cmd.options["cache_dir"] if cmd.options["use_cache"] else private_dir(run_dir / "cache")
+    prepared = prepare_env(os.environ, hybridcore_env=cmd.env, log_path=run_dir / "packer.log.fifo",
+                           tmpdir=tmpdir, secret_vars=plan.split.secret, cache_dir=cache_dir)
+    redact = plan.redactor
+    atomic_write_json(run_dir / "command.json", redact.value({
+        "command_id": cmd.command_id, "kind": cmd.kind, "target": target.name, "attempt": n,
+        "argv": [list(a) for a in plan.argvs] if len(plan.argvs) > 1 else list(plan.argv),
+        "cwd": str(plan.cwd), "env_set": list(prepared.set_names), "env": cmd.env,
+        "packer": {"path": cmd.packer.path, "version": cmd.packer.version},
+        "hybridcore_version": __version__, "started_at": now_iso(),
+    }))
+    if n == 1:
+        cmd.state.record_run(_run_row(cmd, plan, n, run_dir, status="running"))
+    cmd.events.event(target.name, "start", attempt=n, argv=list(plan.argv), run_dir=str(run_dir))
+    collector = ArtifactCollector()
+
+    def on_line(stream: str, line: str) -> None:
+        if stream == "stdout" and cmd.kind == "build":
+            ml = parse_line(line)
+            if ml is not None:
+                collector.feed(ml)
+        cmd.events.line(target.name, stream, line)
+        if cmd.observer is not None:
+            cmd.observer(target.name, stream, line)
+
+    outcome: ProcessOutcome | None = None
+    worst = 0
+    for i, argv in enumerate(plan.argvs):
+        if cmd.cancel.interrupt.is_set() and outcome is not None:
+            break
+        outcome = run_process(ProcessRequest(
+            argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
+            stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line,
+            timeout=cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout,
+            interrupt_grace=cmd.project.kill_grace, cancel=cmd.cancel, packer_log=run_dir / "packer.log",
+            append=i > 0,
+        ))
+        if outcome.exit_code != 0 and (worst in (0, 3)):
+            worst = outcome.exit_code
+        if outcome.status in ("interrupted", "timeout"):
+            break
+    assert outcome is not None
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    status = outcome.status
+    if status == "failed" and cmd.kind == "fmt" and worst == 3:
+        status = "unformatted"
+    exit_code = worst if status in ("failed", "unformatted") else outcome.exit_code
+    classification = _classify(cmd, outcome, status, exit_code, target)
+    manifest, template_manifest = None, None
+    if cmd.kind == "build":
+        template_manifest = _capture_template_manifest(plan, run_dir)
+        run_uuid = _run_uuid(template_manifest) or _fallback_uuid()
+        manifest = redact.value(artmod.build_manifest(collector.artifacts, plan.info, plan.cwd, run_uuid))
+        atomic_write_json(run_dir / "manifest.json", manifest)
+    cmd.events.event(target.name, "finish", attempt=n, exit_code=exit_code, status=status,
+                     category=classification.category, retryable=classification.retryable,
+                     duration=round(outcome.duration, 3))
+    return _AttemptResult(n, run_dir, outcome, exit_code, status, classification,
+                          artmod.distinct(collector.artifacts), manifest, template_manifest)
+
+
+def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: int,
+              target: Target) -> Classification:
+    from hybridcore.packer import classify as cl
+
+    if status == "interrupted":
+        return cl.interrupted()
+    if status == "timeout":
+        return cl.timed_out(cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout or 0)
+    if status == "unformatted":
+        return cl.Classification(retryable=False, category="unformatted",
+                                 hint="run 'hybridcore-packer fmt' to rewrite the files (see -diff)",
+                                 rule="fmt-check")
+    return cmd.classify(outcome.stdout + "\n" + outcome.stderr, exit_code)
+
+
+def _capture_template_manifest(plan: TargetPlan, run_dir: Path) -> Path | None:
+    src = artmod.manifest_pp_output(plan.info)
+    if src is None or not src.is_file():
+        return None
+    import json
+
+    try:
+        data = json.loads(src.read_text())
+    except (OSError, ValueError):
+        return None
+    dest = run_dir / "template-manifest.json"
+    atomic_write_json(dest, plan.redactor.value(data))
+    return dest
+
+
+def _run_uuid(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(path.read_text()).get("last_run_uuid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _fallback_uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _run_row(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path, *, status: str,
+             exit_code: int | None = None, classification: Classification | None = None,
+             finished_at: str | None = None) -> dict[str, Any]:
+    return {
+        "id": f"{cmd.command_id}/{plan.target.slug}", "kind": cmd.kind, "target": plan.target.name,
+        "env": cmd.env, "argv": plan.redactor.value(list(plan.argv)), "exit_code": exit_code,
+        "status": status, "category": classification.category if classification else None,
+        "retryable": classification.retryable if classification else None,
+        "hint": classification.hint if classification else None,
+        "started_at": cmd.started_at, "finished_at": finished_at, "run_dir": str(run_dir), "attempt": n,
+    }
+
+
+def _finish_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None,
+                   attempts: list[_AttemptResult], base_dir: Path) -> rec.TargetResult:
+    last = attempts[-1]
+    target = plan.target
+    cls = rec.Classification(**last.classification.to_dict())  # type: ignore[arg-type]
+    records: list[rec.ArtifactRecord] = []
+    if cmd.kind == "build" and last.raw_artifacts:
+        from hybridcore.packer.registry import record_artifacts
+
+        records = record_artifacts(cmd, plan, last, fingerprint)
+    if last.status == "ok" and fingerprint is not None and cmd.kind in ("validate", "build"):
+        cmd.state.set_trusted(target.name, cmd.env, fingerprint.digest, fingerprint.to_entries(),
+                              trusted_by=f"{cmd.command_id}/{target.slug}", reason=cmd.kind)
+        cmd.events.event(target.name, "trusted", digest=fingerprint.digest, reason=cmd.kind)
+    if last.manifest is not None:
+        cmd.state.record_manifest(f"{cmd.command_id}/{target.slug}", target.name, last.manifest,
+                                  str(last.run_dir / "manifest.json"))
+    finished = now_iso()
+    result = rec.TargetResult(
+        target=target.name, command=plan.redactor(plan.command_line),
+        argv=plan.redactor.value(list(plan.argv)), exit_code=last.exit_code, status=last.status,  # type: ignore[arg-type]
+        stdout=last.outcome.stdout, stderr=last.outcome.stderr,
+        stdout_truncated=last.outcome.stdout_truncated, stderr_truncated=last.outcome.stderr_truncated,
+        stdout_path=str(last.run_dir / "stdout.log"), stderr_path=str(last.run_dir / "stderr.log"),
+        packer_log_path=str(last.run_dir / "packer.log"),
+        manifest_path=str(last.run_dir / "manifest.json") if last.manifest is not None else None,
+        template_manifest_path=str(last.template_manifest) if last.template_manifest else None,
+        run_dir=str(base_dir), artifacts=records,
+        started_at=attempts[0].outcome.started_at.isoformat(), finished_at=finished,
+        retryable=last.retryable, classification=cls,
+        attempts=[rec.Attempt(attempt=a.attempt, exit_code=a.exit_code, status=a.status,  # type: ignore[arg-type]
+                              classification=rec.Classification(**a.classification.to_dict()),  # type: ignore[arg-type]
+                              run_dir=str(a.run_dir), started_at=a.outcome.started_at.isoformat(),
+                              finished_at=a.outcome.finished_at.isoformat(), signals=list(a.outcome.signals))
+                  for a in attempts],
+        signals=list(last.outcome.signals),
+        fingerprint=fingerprint.digest if fingerprint else None,
+    )
+    atomic_write_json(base_dir / "result.json", result.to_dict())
+    cmd.state.record_run(_run_row(cmd, plan, last.attempt, base_dir, status=last.status,
+                                  exit_code=last.exit_code, classification=last.classification,
+                                  finished_at=finished))
+    return result
+
+
+def _command_result(cmd: _Command, plans: list[TargetPlan], results: list[rec.TargetResult],
+                    ) -> rec.CommandResult:
+    worst = max(results, key=lambda r: _SEVERITY.get(r.status, 3))
+    failed = [r for r in results if r.status != "ok"]
+    exit_code = 0 if not failed else next((r.exit_code for r in results if r is worst), 1)
+    if len(results) == 1:
+        stdout, stderr = results[0].stdout, results[0].stderr
+    else:
+        stdout = "".join(f"==> {r.target} <==\n{r.stdout}" for r in results)
+        stderr = "".join(f"==> {r.target} <==\n{r.stderr}" for r in results if r.stderr)
+    manifest_path: str | None = None
+    if cmd.kind == "build":
+        if len(results) == 1:
+            manifest_path = results[0].manifest_path
+        else:
+            builds: list[Any] = []
+            last_uuid = None
+            for r in results:
+                if r.manifest_path:
+                    import json
+
+                    m = json.loads(Path(r.manifest_path).read_text())
+                    builds.extend({**b, "custom_data": {**(b.get("custom_data") or {}), "target": r.target}}
+                                  for b in m["builds"])
+                    last_uuid = m.get("last_run_uuid") or last_uuid
+            manifest_path = str(cmd.run_root / "manifest.json")
+            atomic_write_json(Path(manifest_path), {"builds": builds, "last_run_uuid": last_uuid})
+    artifacts = [a for r in results for a in r.artifacts]
+    warnings = [w for p in plans for w in p.warnings]
+    result = rec.CommandResult(
+        command=cmd.kind, command_id=cmd.command_id, env=cmd.env, packer_version=cmd.packer.version,
+        exit_code=exit_code, status=worst.status, stdout=stdout, stderr=stderr, manifest_path=manifest_path,
+        artifacts=artifacts, started_at=cmd.started_at, finished_at=now_iso(),
+        retryable=bool(failed) and all(r.retryable for r in failed),
+        classification=worst.classification, targets=results, warnings=warnings, run_dir=str(cmd.run_root),
+    )
+    atomic_write_json(cmd.run_root / "result.json", result.to_dict())
+    return result

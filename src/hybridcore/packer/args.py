@@ -1,0 +1,103 @@
+"""Deterministic argv for Packer: the same request always yields the byte-identical command line.
+
+Fixed flag order: global flags, command flags, ``-only``/``-except``, ``-var-file`` in the order given,
+``-var`` sorted by name, then the template. Var files come before ``-var`` so that explicit values win.
+Secret values never reach these functions: they travel as ``PKR_VAR_<name>`` (see environment.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hybridcore.packer.environment import REDACTED
+
+
+def _selection(only: Sequence[str], except_: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    if only:
+        out.append("-only=" + ",".join(only))
+    if except_:
+        out.append("-except=" + ",".join(except_))
+    return out
+
+
+def _variables(plain_vars: Mapping[str, str], var_files: Sequence[Path]) -> list[str]:
+    out = [f"-var-file={p}" for p in var_files]
+    for name in sorted(plain_vars):
+        out += ["-var", f"{name}={plain_vars[name]}"]
+    return out
+
+
+def validate_argv(
+    packer: str,
+    template: Path,
+    *,
+    plain_vars: Mapping[str, str] | None = None,
+    var_files: Sequence[Path] = (),
+    only: Sequence[str] = (),
+    except_: Sequence[str] = (),
+    syntax_only: bool = False,
+) -> list[str]:
+    argv = [packer, "validate"]
+    if syntax_only:
+        argv.append("-syntax-only")
+    return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
+
+
+def build_argv(
+    packer: str,
+    template: Path,
+    *,
+    plain_vars: Mapping[str, str] | None = None,
+    var_files: Sequence[Path] = (),
+    only: Sequence[str] = (),
+    except_: Sequence[str] = (),
+    force: bool = False,
+) -> list[str]:
+    argv = [packer, "build", "-machine-readable"]
+    if force:
+        argv.append("-force")
+    return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
+
+
+def fmt_argvs(
+    packer: str,
+    template: Path,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    recursive: bool = True,
+    native_recursive: bool = False,
+) -> list[list[str]]:
+    """One argv per Packer invocation. Packer < 1.7 has no ``-recursive``: the wrapper then runs
+    ``fmt`` once per folder that holds HCL files, in sorted order, which is what ``-recursive`` does."""
+    flags = (["-check"] if check else []) + (["-diff"] if diff else [])
+    if not recursive or template.is_file():
+        return [[packer, "fmt", *flags, str(template)]]
+    if native_recursive:
+        return [[packer, "fmt", *flags, "-recursive", str(template)]]
+    return [[packer, "fmt", *flags, str(d)] for d in hcl_folders(template)]
+
+
+def hcl_folders(root: Path) -> list[Path]:
+    folders = {root} if _has_hcl(root) else set()
+    for path in root.rglob("*"):
+        if path.is_dir() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+            if _has_hcl(path):
+                folders.add(path)
+    return sorted(folders)
+
+
+def _has_hcl(folder: Path) -> bool:
+    return any(p.name.endswith((".pkr.hcl", ".pkrvars.hcl")) for p in folder.iterdir() if p.is_file())
+
+
+def redact_argv(argv: Sequence[str], secrets: Mapping[str, str]) -> list[str]:
+    """Defence in depth for records: any argv value equal to a secret is masked."""
+    values = {v for v in secrets.values() if v}
+    out: list[str] = []
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        out.append(f"{name}={REDACTED}" if sep and value in values else (REDACTED if arg in values else arg))
+    return out

@@ -1,0 +1,113 @@
+"""From Packer's artifact lines to a manifest and to ``artifacts/<build_id>.json`` records.
+
+The manifest follows Packer's own manifest post-processor schema so tools that read one read the other;
+it exists whether or not the template has a manifest post-processor. Artifact records add what
+downstream publishing needs: platform, region, image IDs and provenance.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hybridcore.packer.machine import RawArtifact
+from hybridcore.packer.templates import TemplateInfo, literal
+
+
+def distinct(raw: Iterable[RawArtifact]) -> list[RawArtifact]:
+    """Post-processors that pass an artifact through (manifest, checksum) re-announce it; keep one."""
+    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+    out: list[RawArtifact] = []
+    for art in raw:
+        key = (art.build_name, art.builder_id, art.id, art.files)
+        if key not in seen:
+            seen.add(key)
+            out.append(art)
+    return out
+
+
+def file_entries(files: Sequence[str], workdir: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in files:
+        path = Path(name) if Path(name).is_absolute() else workdir / name
+        try:
+            size: int | None = path.stat().st_size
+        except OSError:
+            size = None
+        out.append({"name": name, "size": size})
+    return out
+
+
+def build_manifest(raw: Sequence[RawArtifact], info: TemplateInfo | None, workdir: Path,
+                   run_uuid: str) -> dict[str, Any]:
+    builds = []
+    for art in distinct(raw):
+        builder_type = info.builder_type(art.build_name) if info else art.build_name.split(".", 1)[0]
+        builds.append({
+            "name": art.build_name.split(".", 1)[1] if "." in art.build_name else art.build_name,
+            "builder_type": builder_type,
+            "build_time": art.timestamp,
+            "files": file_entries(art.files, workdir),
+            "artifact_id": art.id,
+            "packer_run_uuid": run_uuid,
+            "custom_data": {},
+        })
+    return {"builds": builds, "last_run_uuid": run_uuid}
+
+
+def manifest_pp_output(info: TemplateInfo | None) -> Path | None:
+    """Where the template's own manifest post-processor writes, when it has a literal path."""
+    if info is None or info.kind != "hcl2":
+        return None
+    for f in info.files:
+        if f.name.endswith(".pkr.hcl") and 'post-processor "manifest"' in f.read_text(errors="replace"):
+            out = _pp_output(f)
+            return (info.workdir / out) if out else info.workdir / "packer-manifest.json"
+    return None
+
+
+def _pp_output(path: Path) -> str | None:
+    import re
+
+    text = path.read_text(errors="replace")
+    m = re.search(r'post-processor\s+"manifest"\s*\{(.*?)\}', text, re.S)
+    if not m:
+        return None
+    out = re.search(r'^\s*output\s*=\s*"([^"$]+)"', m.group(1), re.M)
+    return out.group(1) if out else None
+
+
+@functools.lru_cache(maxsize=64)
+def git_state(folder: Path) -> tuple[str | None, bool | None]:
+    """HEAD and dirtiness of the repository holding ``folder``; (None, None) outside git."""
+    try:
+        sha = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+        return sha.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def template_vars(info: TemplateInfo | None, plain_vars: Mapping[str, str]) -> dict[str, str]:
+    """Variable values a parser may use to resolve ``${var.x}`` in source attributes (non-secret only)."""
+    values: dict[str, str] = {}
+    if info is not None:
+        for name in info.variables:
+            if name in plain_vars:
+                values[name] = plain_vars[name]
+    return values
+
+
+def region_hint(attrs: Mapping[str, Any], variables: Mapping[str, str]) -> str | None:
+    for key in ("region", "location", "datacenter", "zone"):
+        value = literal(attrs.get(key), variables)
+        if value:
+            return value
+    return None

@@ -1,0 +1,341 @@
+"""``hybridcore-packer``: the command line (Typer + Rich).
+
+Exit codes (DESIGN.md): 0 ok · 1 hard-stop failure · 2 usage/bad input · 3 ``fmt --check`` found
+unformatted files · 4 drift · 75 retryable failure (retries exhausted) · 130 interrupted.
+Human output streams Packer's progress live; ``--json`` prints only the response object.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from hybridcore import __version__
+from hybridcore.errors import HybridcoreError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hybridcore.packer.records import CommandResult
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFORMATTED, EXIT_DRIFT = 0, 1, 2, 3, 4
+EXIT_RETRYABLE, EXIT_INTERRUPTED = 75, 130
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Safe, observable HashiCorp Packer builds.")
+runs_app = typer.Typer(help="Commands recorded in hybridcore.state.", invoke_without_command=True)
+artifacts_app = typer.Typer(help="Artifact records (artifacts/<build_id>.json).", invoke_without_command=True)
+cache_app = typer.Typer(help="The shared download cache.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(cache_app, name="cache")
+
+_state: dict[str, Any] = {"project": None}
+
+TargetsArg = Annotated[list[str] | None, typer.Argument(help="targets from hybridcore.toml or template paths",
+                                                        show_default=False)]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", help="NAME=VALUE (repeatable)", show_default=False)]
+VarFileOpt = Annotated[list[Path] | None, typer.Option("--var-file", help="a .pkrvars.hcl/.json file (repeatable)",
+                                                       show_default=False)]
+ProvOpt = Annotated[list[Path] | None, typer.Option("--provisioner", help="a provisioner asset to hash and pass "
+                                                    "(repeatable)", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the response object as JSON only")]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hybridcore-packer {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    project: Annotated[Path | None, typer.Option("--project", "-C", help="project folder or hybridcore.toml "
+                                                 "(default: search upwards from the current folder)")] = None,
+) -> None:
+    _state["project"] = project
+
+
+def _parse_vars(items: list[str] | None) -> dict[str, str]:
+    from hybridcore.packer.environment import parse_var_assignment
+
+    return dict(parse_var_assignment(item) for item in items or [])
+
+
+def _observer(json_mode: bool, multi: bool) -> Callable[[str, str, str], None] | None:
+    if json_mode:
+        return None
+    from hybridcore.packer.machine import parse_line, ui_text
+
+    out = _console()
+
+    def show(target: str, stream: str, line: str) -> None:
+        ml = parse_line(line)
+        if ml is not None:
+            text = ui_text(ml)
+            if text is None:
+                return
+            line = text
+        prefix = f"[cyan]{target}[/] " if multi else ""
+        style = "red" if stream == "stderr" else ""
+        for part in line.splitlines() or [""]:
+            out.print(prefix + (f"[{style}]" if style else ""), end="")
+            out.out(part, highlight=False) if not style else out.print(part, style=style, markup=False)
+
+    return show
+
+
+def exit_code_for(result: CommandResult) -> int:
+    statuses = {t.status for t in result.targets}
+    if "interrupted" in statuses:
+        return EXIT_INTERRUPTED
+    if result.exit_code == 0 and statuses <= {"ok"}:
+        return EXIT_OK
+    if result.retryable:
+        return EXIT_RETRYABLE
+    if statuses <= {"ok", "unformatted"}:
+        return EXIT_UNFORMATTED
+    return EXIT_FAILED
+
+
+def _report(result: CommandResult, json_mode: bool) -> NoReturn:
+    code = exit_code_for(result)
+    if json_mode:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        raise typer.Exit(code)
+    err = _console(stderr=True)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    for t in result.targets:
+        if t.status == "ok":
+            err.print(f"[green]✓[/] {t.target}: {result.command} ok "
+                      f"({len(t.artifacts)} artifact{'s' if len(t.artifacts) != 1 else ''})"
+                      if result.command == "build" else f"[green]✓[/] {t.target}: {result.command} ok")
+            for a in t.artifacts:
+                err.print(f"    artifact {a.build_id} {a.platform} {', '.join(a.image_ids) or a.artifact_id}",
+                          markup=False)
+            continue
+        c = t.classification
+        kind = "retryable" if t.retryable else "hard-stop"
+        err.print(f"[red]✗[/] {t.target}: {t.status} (exit {t.exit_code}) — {c.category}, {kind}"
+                  + (f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""))
+        err.print(f"  hint: {c.hint}", markup=False)
+        err.print(f"  logs: {t.run_dir}", markup=False)
+    err.print(f"command {result.command_id} · env {result.env} · packer {result.packer_version}", style="dim")
+    raise typer.Exit(code)
+
+
+def _fail(exc: HybridcoreError, json_mode: bool) -> NoReturn:
+    if json_mode:
+        typer.echo(json.dumps(exc.to_dict(), indent=2))
+    else:
+        err = _console(stderr=True)
+        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False) if "[" not in exc.message \
+            else err.print("error: " + exc.message, markup=False)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def _run(json_mode: bool, fn: Callable[[], CommandResult]) -> NoReturn:
+    try:
+        result = fn()
+    except HybridcoreError as exc:
+        _fail(exc, json_mode)
+    _report(result, json_mode)
+
+
+@app.command("fmt")
+def fmt_cmd(targets: TargetsArg = None,
+            check: Annotated[bool, typer.Option("--check", help="exit 3 if files need formatting")] = False,
+            diff: Annotated[bool, typer.Option("--diff", help="show the changes")] = False,
+            recursive: Annotated[bool, typer.Option("--recursive/--no-recursive")] = True,
+            json_mode: JsonOpt = False) -> None:
+    """Format (or with --check, check) the targets' HCL2 templates."""
+    from hybridcore.packer import api
+
+    _run(json_mode, lambda: api.fmt(targets or None, check=check, diff=diff, recursive=recursive,
+                                    project=_state["project"], observer=_observer(json_mode, False)))
+
+
+@app.command("validate")
+def validate_cmd(targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
+                 provisioner: ProvOpt = None, json_mode: JsonOpt = False) -> None:
+    """Validate the targets; success makes their current inputs trusted for build."""
+    from hybridcore.packer import api
+
+    def go() -> CommandResult:
+        return api.validate(targets or None, _parse_vars(var), var_files=var_file, provisioners=provisioner,
+                            project=_state["project"], observer=_observer(json_mode, len(targets or []) != 1))
+
+    _run(json_mode, go)
+
+
+@app.command("build")
+def build_cmd(
+    targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None, provisioner: ProvOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="packer -force: replace existing artifacts")] = False,
+    parallel: Annotated[int | None, typer.Option("--parallel", min=1, help="targets built at once")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="a fresh private download cache")] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="shared download cache folder")] = None,
+    retries: Annotated[int | None, typer.Option("--retries", min=0, help="re-runs of retryable failures")] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="interrupt other targets on failure")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001, help="seconds per target")] = None,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Build the targets (refused with exit 4 when inputs drifted since validate)."""
+    from hybridcore.packer import api
+
+    def go() -> CommandResult:
+        return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
+                         parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
+                         fail_fast=fail_fast, timeout=timeout, project=_state["project"],
+                         observer=_observer(json_mode, len(targets or []) != 1))
+
+    _run(json_mode, go)
+
+
+@app.command("drift")
+def drift_cmd(targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
+              provisioner: ProvOpt = None, json_mode: JsonOpt = False) -> None:
+    """Show what changed since each target was last trusted (exit 4 if anything did). Runs no Packer."""
+    from hybridcore.packer import api
+
+    try:
+        reports = api.drift(targets or None, _parse_vars(var), var_files=var_file, provisioners=provisioner,
+                            project=_state["project"])
+    except HybridcoreError as exc:
+        _fail(exc, json_mode)
+    code = EXIT_OK if all(r.clean for r in reports) else EXIT_DRIFT
+    if json_mode:
+        typer.echo(json.dumps([{"target": r.target, "env": r.env, "clean": r.clean, "digest": r.digest,
+                                "trusted_digest": r.trusted_digest, "diff": r.diff} for r in reports], indent=2))
+        raise typer.Exit(code)
+    out = _console()
+    for r in reports:
+        if r.clean:
+            out.print(f"[green]✓[/] {r.target} ({r.env}): no drift")
+        else:
+            out.print(f"[yellow]![/] {r.target} ({r.env}): drift")
+            out.print("\n".join("    " + line for line in r.summary.splitlines()), markup=False)
+    if code:
+        out.print("run 'hybridcore-packer validate' to trust the new inputs", style="dim")
+    raise typer.Exit(code)
+
+
+@runs_app.callback()
+def runs_list(ctx: typer.Context,
+              limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+              target: Annotated[str | None, typer.Option("--target")] = None,
+              json_mode: JsonOpt = False) -> None:
+    """List recent commands (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _with_store(lambda s: s.list_runs(limit=limit, target=target), json_mode)
+    if json_mode:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        raise typer.Exit(0)
+    from rich.table import Table
+
+    table = Table("run", "kind", "target", "env", "status", "exit", "category", "started")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], r["target"], r["env"], r["status"], str(r.get("exit_code")),
+                      r.get("category") or "", r.get("started_at") or "")
+    _console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, json_mode: JsonOpt = True) -> None:
+    """One recorded command as JSON."""
+    row = _with_store(lambda s: s.get_run(run_id), json_mode)
+    if row is None:
+        _fail(HybridcoreError(f"no run {run_id!r}", hint="list runs with 'hybridcore-packer runs'"), json_mode)
+    typer.echo(json.dumps(row, indent=2, default=str))
+
+
+@artifacts_app.callback()
+def artifacts_list(ctx: typer.Context,
+                   target: Annotated[str | None, typer.Option("--target")] = None,
+                   limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+                   github_output: Annotated[Path | None, typer.Option(
+                       "--github-output", help="also append 'artifacts=<json>' (and per-target image ids) to "
+                       "this file, e.g. $GITHUB_OUTPUT")] = None,
+                   json_mode: JsonOpt = False) -> None:
+    """List artifact records (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _with_store(lambda s: s.list_artifacts(target=target, limit=limit), json_mode)
+    if github_output is not None:
+        from hybridcore.packer.publish import github_output_lines
+
+        with github_output.open("a", encoding="utf-8") as fh:
+            fh.write(github_output_lines(rows))
+    if json_mode:
+        typer.echo(json.dumps(rows, indent=2))
+        raise typer.Exit(0)
+    from rich.table import Table
+
+    table = Table("build_id", "target", "platform", "region", "image ids", "builder")
+    for r in rows:
+        table.add_row(r["build_id"], r["target"], r["platform"], r.get("region") or "",
+                      ", ".join(r.get("image_ids") or []) or r.get("artifact_id", ""), r["builder_id"])
+    _console().print(table)
+
+
+@artifacts_app.command("show")
+def artifacts_show(build_id: str) -> None:
+    """One artifact record as JSON (a unique prefix of the build id is enough)."""
+    row = _with_store(lambda s: s.get_artifact(build_id), True)
+    if row is None:
+        _fail(HybridcoreError(f"no artifact {build_id!r}", hint="list them with 'hybridcore-packer artifacts'"),
+              False)
+    typer.echo(json.dumps(row, indent=2))
+
+
+def _with_store(fn: Callable[[Any], Any], json_mode: bool) -> Any:
+    from hybridcore.packer.config import load_project
+    from hybridcore.state import StateStore
+
+    try:
+        project = load_project(_state["project"])
+        store = StateStore.for_root(project.root)
+        try:
+            return fn(store)
+        finally:
+            store.close()
+    except HybridcoreError as exc:
+        _fail(exc, json_mode)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a CI job being cancelled) gets the same orderly stop as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        app(args=argv, prog_name="hybridcore-packer")
+    except KeyboardInterrupt:
+        # Reached only when no command was running (the API turns Ctrl-C into a recorded interruption).
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

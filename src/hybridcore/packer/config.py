@@ -1,0 +1,255 @@
+"""``hybridcore.toml``: the project file, its targets, and how names on the command line resolve.
+
+The project root is the directory holding ``hybridcore.toml`` (searched upwards from the working
+directory), else the working directory. Paths in the file are relative to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridcore.errors import ConfigError, TemplateNotFound, UnknownTarget
+
+PROJECT_FILE = "hybridcore.toml"
+_TARGET_KEYS = frozenset(
+    {"template", "only", "except", "var_files", "vars", "provisioners", "platform", "region", "smoke",
+     "timeout", "description"}
+)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing Packer can be pointed at: a declared target or an ad-hoc template path."""
+
+    name: str
+    template: Path
+    only: tuple[str, ...] = ()
+    except_: tuple[str, ...] = ()
+    var_files: tuple[Path, ...] = ()
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    provisioners: tuple[Path, ...] = ()
+    platform: str | None = None
+    region: str | None = None
+    smoke: bool = False
+    timeout: float | None = None
+    adhoc: bool = False
+
+    @property
+    def slug(self) -> str:
+        """A file-system-safe name for per-target folders."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_.") or "target"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    root: Path
+    config_path: Path | None
+    targets: Mapping[str, Target]
+    packer_binary: str | None = None
+    packer_version: str | None = None
+    build_retries: int = 0
+    build_timeout: float | None = None
+    kill_grace: float = 60.0
+    cache_dir: Path | None = None
+    classify_rules: tuple[Mapping[str, Any], ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".hybridcore"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def default_cache_dir(self) -> Path:
+        return self.cache_dir or self.state_dir / "cache"
+
+    def resolve(self, names: str | Sequence[str] | None, *, cwd: Path | None = None) -> list[Target]:
+        """Turn names or paths into targets; no names means every declared target."""
+        if names is None or (not isinstance(names, str) and len(names) == 0):
+            if not self.targets:
+                raise ConfigError(
+                    "no targets given and none declared in hybridcore.toml",
+                    hint="name a target or a template path, or declare [targets.NAME] in hybridcore.toml",
+                )
+            return list(self.targets.values())
+        if isinstance(names, str):
+            names = [names]
+        out: list[Target] = []
+        seen: set[str] = set()
+        for name in names:
+            target = self._resolve_one(str(name), cwd or Path.cwd())
+            if target.name not in seen:
+                seen.add(target.name)
+                out.append(target)
+        return out
+
+    def _resolve_one(self, name: str, cwd: Path) -> Target:
+        if name in self.targets:
+            return self.targets[name]
+        path = Path(name)
+        candidate = path if path.is_absolute() else cwd / path
+        if candidate.exists():
+            return adhoc_target(candidate.resolve(), self.root)
+        looks_like_path = "/" in name or name.endswith((".hcl", ".json")) or name in {".", ".."}
+        if looks_like_path:
+            raise TemplateNotFound(f"template not found: {name} (looked at {candidate})")
+        raise UnknownTarget(name, self.targets)
+
+
+def adhoc_target(template: Path, root: Path) -> Target:
+    try:
+        name = template.relative_to(root).as_posix()
+    except ValueError:
+        name = template.as_posix()
+    return Target(name=name if name != "." else template.name, template=template, adhoc=True)
+
+
+def find_root(start: Path | None = None) -> tuple[Path, Path | None]:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return folder, candidate
+    return here, None
+
+
+def load_project(start: Path | str | None = None) -> Project:
+    """Load the project around ``start`` (a folder or a hybridcore.toml path; default: cwd)."""
+    if start is None and os.environ.get("HYBRIDCORE_PROJECT"):
+        start = os.environ["HYBRIDCORE_PROJECT"]
+    start_path = Path(start) if start is not None else None
+    if start_path is not None and start_path.is_file():
+        root, cfg = start_path.resolve().parent, start_path.resolve()
+    else:
+        root, cfg = find_root(start_path)
+    if cfg is None:
+        return Project(root=root, config_path=None, targets={})
+    return parse_project(cfg.read_bytes(), root=root, config_path=cfg)
+
+
+def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already says "(at line L, column C)".
+        raise ConfigError(f"{config_path}: TOML syntax error: {exc}") from None
+
+    where = str(config_path)
+    packer = _table(raw, "packer", where)
+    build = _table(raw, "build", where)
+    cache = _table(raw, "cache", where)
+    classify = _table(raw, "classify", where)
+    targets_raw = _table(raw, "targets", where)
+
+    targets: dict[str, Target] = {}
+    for name, spec in targets_raw.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: [targets.{name}] must be a table")
+        targets[name] = _parse_target(name, spec, root, where)
+
+    rules = classify.get("rules", [])
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise ConfigError(f"{where}: [[classify.rules]] must be an array of tables")
+    cache_dir = cache.get("dir")
+    return Project(
+        root=root,
+        config_path=config_path,
+        targets=targets,
+        packer_binary=_opt_str(packer, "binary", where, "packer"),
+        packer_version=_opt_str(packer, "version", where, "packer"),
+        build_retries=_int(build, "retries", 0, where),
+        build_timeout=_opt_float(build, "timeout", where, "build"),
+        kill_grace=_opt_float(build, "kill_grace", where, "build") or 60.0,
+        cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
+        classify_rules=tuple(rules),
+        raw=raw,
+    )
+
+
+def _parse_target(name: str, spec: Mapping[str, Any], root: Path, where: str) -> Target:
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"{where}: target name {name!r} may hold only letters, digits, '_', '-', '.'")
+    unknown = set(spec) - _TARGET_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: [targets.{name}] has unknown keys: {', '.join(sorted(unknown))}",
+            hint=f"known keys: {', '.join(sorted(_TARGET_KEYS))}",
+        )
+    ctx = f"targets.{name}"
+    template = spec.get("template")
+    if not isinstance(template, str) or not template:
+        raise ConfigError(f"{where}: [{ctx}] needs template = \"path\"")
+    tpath = (root / template).resolve()
+    if not tpath.exists():
+        raise TemplateNotFound(f"target {name!r}: template not found: {tpath}")
+    vars_ = spec.get("vars", {})
+    if not isinstance(vars_, dict):
+        raise ConfigError(f"{where}: [{ctx}] vars must be a table")
+    return Target(
+        name=name,
+        template=tpath,
+        only=_strs(spec, "only", where, ctx),
+        except_=_strs(spec, "except", where, ctx),
+        var_files=tuple((root / p).resolve() for p in _strs(spec, "var_files", where, ctx)),
+        vars=dict(vars_),
+        provisioners=tuple((root / p).resolve() for p in _strs(spec, "provisioners", where, ctx)),
+        platform=_opt_str(spec, "platform", where, ctx),
+        region=_opt_str(spec, "region", where, ctx),
+        smoke=bool(spec.get("smoke", False)),
+        timeout=_opt_float(spec, "timeout", where, ctx),
+    )
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _strs(spec: Mapping[str, Any], key: str, where: str, ctx: str) -> tuple[str, ...]:
+    value = spec.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: [{ctx}] {key} must be a list of strings")
+    return tuple(value)
+
+
+def _opt_str(spec: Mapping[str, Any], key: str, where: str, ctx: str) -> str | None:
+    value = spec.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}: [{ctx}] {key} must be a string")
+    return value
+
+
+def _opt_float(spec: Mapping[str, Any], key: str, where: str, ctx: str) -> float | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: [{ctx}] {key} must be a positive number of seconds")
+    return float(value)
+
+
+def _int(spec: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: {key} must be a non-negative integer")
+    return value
+
+
+def names_of(targets: Iterable[Target]) -> list[str]:
+    return [t.name for t in targets]

@@ -1,0 +1,173 @@
+"""Planning: everything about a target decided *before* Packer runs, so bad input fails early.
+
+A plan holds the resolved target, the template analysis, the exact argv, the prepared environment,
+the redactor and the fingerprint inputs. Building one touches no Packer process and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hybridcore.errors import ConfigError, MalformedVar, TemplateError, TemplateNotFound
+from hybridcore.packer import args as argmod
+from hybridcore.packer.binary import PackerBinary, template_requires
+from hybridcore.packer.config import Project, Target
+from hybridcore.packer.environment import Redactor, Secret, SplitVars, secret_values, split_vars
+from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
+
+Kind = Literal["fmt", "validate", "build"]
+# Variables the wrapper injects when a template declares them; excluded from fingerprints because they
+# describe the run, not the image.
+INJECTED = ("hybridcore_provisioners", "hybridcore_run_dir", "hybridcore_env")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlan:
+    kind: Kind
+    target: Target
+    info: TemplateInfo | None           # None for fmt, which does not need to parse
+    argvs: tuple[tuple[str, ...], ...]  # usually one; fmt on Packer < 1.7 may need one per folder
+    split: SplitVars
+    redactor: Redactor
+    var_files: tuple[Path, ...]
+    provisioners: tuple[Path, ...]       # explicit (argument + config), absolute
+    warnings: tuple[str, ...] = ()
+    secret_names: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return self.argvs[0]
+
+    @property
+    def command_line(self) -> str:
+        return " && ".join(shlex.join(a) for a in self.argvs)
+
+    @property
+    def cwd(self) -> Path:
+        if self.info is not None:
+            return self.info.workdir
+        t = self.target.template
+        return t if t.is_dir() else t.parent
+
+    def fingerprint_vars(self) -> dict[str, str]:
+        return {k: v for k, v in self.split.plain.items() if k not in INJECTED}
+
+
+def env_name() -> str:
+    name = os.environ.get("HYBRIDCORE_ENV", "dev") or "dev"
+    if not _ENV_NAME.match(name):
+        raise ConfigError(f"HYBRIDCORE_ENV={name!r} is not a valid environment name",
+                          hint="use letters, digits, '_', '-', '.' (e.g. dev, staging, prod)")
+    return name
+
+
+def _existing(paths: Sequence[Path | str], what: str, base: Path) -> tuple[Path, ...]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        path = (path if path.is_absolute() else base / path).resolve()
+        if not path.exists():
+            raise TemplateNotFound(f"{what} not found: {path}",
+                                   hint=f"check the {what} path (relative paths are relative to {base})")
+        out.append(path)
+    return tuple(out)
+
+
+def merge_vars(target: Target, vars_: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(target.vars)
+    for name, value in (vars_ or {}).items():
+        if not isinstance(name, str) or not name:
+            raise MalformedVar(f"malformed variable name {name!r}")
+        merged[name] = value
+    return merged
+
+
+def plan_target(
+    kind: Kind,
+    project: Project,
+    target: Target,
+    packer: PackerBinary,
+    *,
+    vars_: Mapping[str, Any] | None = None,
+    var_files: Sequence[Path | str] = (),
+    provisioners: Sequence[Path | str] = (),
+    base_env: Mapping[str, str] | None = None,
+    force: bool = False,
+    fmt_check: bool = False,
+    fmt_diff: bool = False,
+    fmt_recursive: bool = True,
+    cwd: Path | None = None,
+) -> TargetPlan:
+    base_env = os.environ if base_env is None else base_env
+    here = cwd or Path.cwd()
+    if not target.template.exists():
+        raise TemplateNotFound(f"target {target.name!r}: template not found: {target.template}")
+    if kind == "fmt":
+        argvs = argmod.fmt_argvs(packer.path, target.template, check=fmt_check, diff=fmt_diff,
+                                 recursive=fmt_recursive, native_recursive=packer.has_fmt_recursive)
+        if not argvs:
+            raise TemplateNotFound(f"target {target.name!r}: no HCL2 files to format under {target.template}")
+        return TargetPlan(kind, target, None, tuple(tuple(a) for a in argvs), SplitVars({}, {}),
+                          Redactor(secret_values(SplitVars({}, {}), base_env)), (), ())
+
+    try:
+        info = analyze(target.template, cache_dir=project.state_dir / "parsed")
+    except TemplateError as exc:
+        if kind != "validate":
+            raise
+        # Let Packer show its own diagnostics; without variable metadata only explicit Secret(...)
+        # values are treated as secrets, which is safe because Packer stops at parsing.
+        info = unparsed(target.template)
+        parse_warning: str | None = f"{target.name}: {exc.message}"
+    else:
+        parse_warning = None
+    template_requires(packer.version, info.required_version, target.template)
+    files = target.var_files + _existing(var_files, "var file", here)
+    explicit = target.provisioners + _existing(provisioners, "provisioner asset", here)
+    values = merge_vars(target, vars_)
+    warnings: list[str] = [parse_warning] if parse_warning else []
+    if "hybridcore_provisioners" in info.variables:
+        values.setdefault("hybridcore_provisioners", [str(p) for p in explicit])
+    if "hybridcore_env" in info.variables:
+        values.setdefault("hybridcore_env", env_name())
+    if info.kind == "json":
+        bad = [n for n, v in values.items() if isinstance(v, Secret)]
+        if bad:
+            raise TemplateError(
+                f"{target.template}: secret variables {bad} need an HCL2 template",
+                hint="legacy JSON templates take variables only on the command line; migrate with "
+                     "'packer hcl2_upgrade' or read the secret with {{env `NAME`}} in the variable default",
+            )
+    sensitive = info.sensitive_names()
+    split = split_vars(values, sensitive)
+    env_defaults = [v.env_default for v in info.variables.values() if v.sensitive and v.env_default]
+    env_defaults += [f"PKR_VAR_{n}" for n in sensitive]
+    redactor = Redactor(secret_values(split, base_env, env_defaults))
+    for var in info.variables.values():
+        if var.sensitive and var.has_literal_default:
+            warnings.append(
+                f"{target.name}: sensitive variable {var.name!r} has a literal default; read it with "
+                f"env(\"...\") or pass it at run time so the secret is not committed"
+            )
+    for name in sorted(values):
+        if name in target.vars and name in sensitive:
+            warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
+                            "prefer the environment (PKR_VAR_" + name + ")")
+    if info.unresolved_assets:
+        warnings.append(f"{target.name}: assets not hashed (computed paths): "
+                        + ", ".join(sorted(set(info.unresolved_assets))))
+    common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
+                              "except_": target.except_}
+    if kind == "validate":
+        argv = argmod.validate_argv(packer.path, info.path, **common)
+    else:
+        argv = argmod.build_argv(packer.path, info.path, force=force, **common)
+    return TargetPlan(kind, target, info, (tuple(argv),), split, redactor, files, explicit,
+                      tuple(warnings), frozenset(sensitive | set(split.secret)))

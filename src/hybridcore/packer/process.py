@@ -1,0 +1,228 @@
+"""The thin process layer: run one Packer command, stream every line, stop it politely.
+
+Modelled on tox's execute: a request in, a frozen outcome out, one reader thread per pipe. Lines are
+redacted *before* they touch a file, a callback or the in-memory tail, so no secret ever leaves this
+module unredacted. Packer runs in its own process group; stopping it is SIGINT (Packer cleans up cloud
+resources), then SIGTERM after a grace period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Literal
+
+Status = Literal["ok", "failed", "interrupted", "timeout"]
+LineCallback = Callable[[str, str], None]   # (stream, redacted line)
+TAIL_BYTES = 1 << 20
+_CHUNK = 1 << 20  # longest "line" read at once; longer lines arrive in pieces instead of growing memory
+
+
+class Cancel:
+    """Shared by every process of one command: ``interrupt`` asks for a clean stop, ``kill`` for now."""
+
+    def __init__(self) -> None:
+        self.interrupt = threading.Event()
+        self.kill = threading.Event()
+
+    def request(self) -> None:
+        if self.interrupt.is_set():
+            self.kill.set()
+        self.interrupt.set()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRequest:
+    argv: Sequence[str]
+    env: dict[str, str]
+    cwd: Path
+    stdout_path: Path
+    stderr_path: Path
+    redact: Callable[[str], str] = lambda s: s
+    on_line: LineCallback | None = None
+    timeout: float | None = None
+    interrupt_grace: float = 60.0   # after SIGINT, before SIGTERM: Packer may be deleting cloud resources
+    term_grace: float = 10.0        # after SIGTERM, before SIGKILL
+    tail_bytes: int = TAIL_BYTES
+    cancel: Cancel = field(default_factory=Cancel)
+    packer_log: Path | None = None  # PACKER_LOG_PATH is a FIFO we drain (redacted) into this file
+    append: bool = False            # append to the log files (several commands of one step, e.g. fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    exit_code: int
+    status: Status
+    stdout: str                      # bounded tail, redacted
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    started_at: datetime
+    finished_at: datetime
+    signals: tuple[str, ...] = ()    # signals sent, in order
+    pid: int = 0
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class _Tail:
+    """The last ``limit`` bytes of a stream, kept as lines; memory stays flat however much is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: deque[str] = deque()
+        self.size = 0
+        self.truncated = False
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.size += len(line) + 1
+        while self.size > self.limit and len(self.lines) > 1:
+            self.size -= len(self.lines.popleft()) + 1
+            self.truncated = True
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + ("\n" if self.lines else "")
+
+
+def _open_private(path: Path, append: bool = False) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
+          redact: Callable[[str], str], on_line: LineCallback | None) -> None:
+    with pipe, sink:
+        while chunk := pipe.readline(_CHUNK):
+            line = redact(chunk.decode("utf-8", "replace").rstrip("\r\n"))
+            sink.write(line.encode() + b"\n")
+            sink.flush()
+            if tail is not None:
+                tail.add(line)
+            if on_line is not None:
+                try:
+                    on_line(stream, line)
+                except Exception:
+                    pass
+
+
+class _LogFifo:
+    """``PACKER_LOG_PATH`` as a FIFO: Packer's debug log is redacted on its way to disk, never raw."""
+
+    def __init__(self, fifo: Path, out: Path, redact: Callable[[str], str], append: bool) -> None:
+        self.fifo = fifo
+        fifo.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            fifo.unlink()
+        os.mkfifo(fifo, 0o600)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        # Our own writer keeps the reader from seeing EOF before Packer has opened the FIFO.
+        self._wfd: int | None = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(rfd, True)
+        self._thread = threading.Thread(
+            target=_pump, args=(os.fdopen(rfd, "rb"), _open_private(out, append), None, "packer-log", redact, None),
+            daemon=True, name="hybridcore-packer-log",
+        )
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = None
+        self._thread.join(timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self.fifo.unlink()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals, sent: list[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+        sent.append(sig.name)
+
+
+def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str]) -> None:
+    """INT -> (grace) -> TERM -> (grace) -> KILL, to the whole process group."""
+    for sig, grace in ((signal.SIGINT, req.interrupt_grace), (signal.SIGTERM, req.term_grace)):
+        _signal_group(proc, sig, sent)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                proc.wait(timeout=0.1)
+                return
+            except subprocess.TimeoutExpired:
+                if req.cancel.kill.is_set():
+                    break
+    _signal_group(proc, signal.SIGKILL, sent)
+    proc.wait()
+
+
+def run(req: ProcessRequest) -> ProcessOutcome:
+    started = datetime.now(UTC)
+    log_fifo = None
+    if req.packer_log is not None and "PACKER_LOG_PATH" in req.env:
+        log_fifo = _LogFifo(Path(req.env["PACKER_LOG_PATH"]), req.packer_log, req.redact, req.append)
+    out_tail, err_tail = _Tail(req.tail_bytes), _Tail(req.tail_bytes)
+    sent: list[str] = []
+    status: Status | None = None
+    try:
+        proc = subprocess.Popen(
+            list(req.argv), cwd=req.cwd, env=req.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+    except BaseException:
+        if log_fifo is not None:
+            log_fifo.close()
+        raise
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, _open_private(req.stdout_path, req.append), out_tail, "stdout",
+                                             req.redact, req.on_line), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, _open_private(req.stderr_path, req.append), err_tail, "stderr",
+                                             req.redact, req.on_line), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    deadline = None if req.timeout is None else time.monotonic() + req.timeout
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if req.cancel.interrupt.is_set():
+                    status = "interrupted"
+                elif deadline is not None and time.monotonic() >= deadline:
+                    status = "timeout"
+                if status is not None:
+                    stop(proc, req, sent)
+                    break
+    except KeyboardInterrupt:
+        # Only when run on the main thread; the API runs processes on workers and cancels instead.
+        status = "interrupted"
+        req.cancel.interrupt.set()
+        stop(proc, req, sent)
+    finally:
+        for t in readers:
+            t.join()
+        if log_fifo is not None:
+            log_fifo.close()
+    code = proc.returncode
+    if status is None:
+        status = "ok" if code == 0 else "failed"
+    return ProcessOutcome(
+        exit_code=code, status=status, stdout=out_tail.text(), stderr=err_tail.text(),
+        stdout_truncated=out_tail.truncated, stderr_truncated=err_tail.truncated,
+        started_at=started, finished_at=datetime.now(UTC), signals=tuple(sent), pid=proc.pid,
+    )
