@@ -116,6 +116,24 @@ def test_real_vsphere_iso_build(tmp_path: Path) -> None:
     assert not _port_open(host, port)  # the simulator is gone once the block exits
 
 
+def test_wrong_password_is_refused(tmp_path: Path) -> None:
+    """The simulator checks credentials (its built-in default would accept any), so auth failures are real."""
+    with vcenter_simulator(tmp_path / "vcsim", power_off=False) as sim:
+        env = {**_packer_env(sim, tmp_path), "PKR_VAR_vcenter_password": "wrong"}
+        proc = subprocess.run(
+            [PACKER or "packer", "build", "-machine-readable", *_var_args(sim, "never"), str(TEMPLATE_DIR)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert "Login failure" in proc.stdout
+    assert ",artifact," not in proc.stdout
+
+
 def test_simulator_dies_with_a_killed_parent(tmp_path: Path) -> None:
     """SIGKILL of the process running the simulator leaves no orphan (stdin EOF stops it)."""
     build_vcsim(default_cache_dir())

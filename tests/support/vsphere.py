@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from pyVim import connect as _connect
 from pyVmomi import vim as _vim
 from pyVmomi import vmodl as _vmodl
@@ -98,9 +99,21 @@ def build_vcsim(cache_dir: Path) -> Path:
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     binary = cache_dir / "vcsim"
-    source = VCSIM_SOURCE_DIR / "main.go"
-    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+    if _up_to_date(binary):
         return binary
+    # One compile per cache even with pytest-xdist: the others wait, then reuse its binary.
+    with FileLock(str(cache_dir / "vcsim.lock")):
+        if not _up_to_date(binary):
+            _compile(cache_dir, binary)
+    return binary
+
+
+def _up_to_date(binary: Path) -> bool:
+    source = VCSIM_SOURCE_DIR / "main.go"
+    return binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime
+
+
+def _compile(cache_dir: Path, binary: Path) -> None:
     if not (Path(GOPATH) / "src/github.com/vmware/govmomi/simulator").is_dir():
         raise VCenterSimError(f"govmomi source not found under {GOPATH} (golang-github-vmware-govmomi-dev)")
     env = {
@@ -108,7 +121,7 @@ def build_vcsim(cache_dir: Path) -> Path:
         "GO111MODULE": "off",  # Debian ships GOPATH-style sources, not a module cache
         "GOPATH": GOPATH,
         # An explicit cache: CI often runs as root with no usable $HOME, and a warm cache cuts
-        # the ~25 s cold compile to ~2 s.
+        # the 25-60 s cold compile to 2-3 s.
         "GOCACHE": str(cache_dir / "gocache"),
         "GOFLAGS": "",
     }
@@ -131,7 +144,6 @@ def build_vcsim(cache_dir: Path) -> Path:
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    return binary
 
 
 def _read_first_line(proc: subprocess.Popen[bytes], timeout: float) -> bytes:
@@ -282,7 +294,7 @@ class PowerOffSidecar(threading.Thread):
 
 
 def default_cache_dir() -> Path:
-    """Shared by every test and ``make demo``, so the ~25 s cold compile happens once per machine."""
+    """Shared by every test and ``make demo``, so the 25-60 s cold compile happens once per machine."""
     return Path(os.environ.get("HYBRIDCORE_VCSIM_CACHE", Path(tempfile.gettempdir()) / "hybridcore-vcsim"))
 
 
@@ -292,6 +304,8 @@ def vcenter_simulator(
     *,
     cache_dir: Path | None = None,
     port: int = 0,
+    username: str = "user",
+    password: str = "pass",  # test-only credentials; the simulator refuses any others
     power_off: bool = True,
     vm_prefix: str | None = None,
     power_off_delay: float = 0.0,
@@ -310,7 +324,16 @@ def vcenter_simulator(
     with ExitStack() as stack:
         stderr = stack.enter_context(open(workdir / "vcsim.stderr.log", "wb"))
         proc = subprocess.Popen(
-            [str(binary), "-port", str(port), "-exit-on-stdin-eof"],
+            [
+                str(binary),
+                "-port",
+                str(port),
+                "-username",
+                username,
+                "-password",
+                password,
+                "-exit-on-stdin-eof",
+            ],
             stdin=subprocess.PIPE,  # closed when we die, even by SIGKILL: the simulator then exits
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -282,7 +282,7 @@ def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None
     base_dir = private_dir(cmd.run_root / target.slug)
     retries = int(cmd.options.get("retries") or 0)
     build_cfg = cmd.project.raw.get("build", {})
-    wait = wait_exponential_jitter(initial=float(build_cfg.get("backoff_initial", 5.0)),
+    wait = wait_exponential_jitter(multiplier=float(build_cfg.get("backoff_initial", 5.0)),
                                    max=float(build_cfg.get("backoff_max", 120.0)),
                                    jitter=float(build_cfg.get("backoff_jitter", 1.0)))
 
@@ -394,14 +394,14 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
 
 def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: int,
               target: Target) -> Classification:
-    from hybridcore.packer import classify as cl
+    from hybridcore.packer.classify import Classification, interrupted, timed_out
 
     if status == "interrupted":
-        return cl.interrupted()
+        return interrupted()
     if status == "timeout":
-        return cl.timed_out(cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout or 0)
+        return timed_out(cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout or 0)
     if status == "unformatted":
-        return cl.Classification(retryable=False, category="unformatted",
+        return Classification(retryable=False, category="unformatted",
                                  hint="run 'hybridcore-packer fmt' to rewrite the files (see -diff)",
                                  rule="fmt-check")
     return cmd.classify(outcome.stdout + "\n" + outcome.stderr, exit_code)

@@ -351,9 +351,7 @@ def _special_digest(mode: int) -> str:
     return _hash_bytes(b"special\0" + oct(stat_mod.S_IFMT(mode)).encode())
 
 
-def _canonical_digest(
-    files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]
-) -> str:
+def _canonical_digest(files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]) -> str:
     # Sorted pairs in compact ASCII JSON: unambiguous, independent of dict order, and stable for
     # undecodable file names (surrogate escapes are written as \\udcXX).
     doc = [_ENCODING_TAG, sorted(files.items()), sorted(vars.items()), sorted(meta.items())]
@@ -379,7 +377,7 @@ class _Walk:
         if path == self.root:
             return "."
         if path.startswith(self.root_prefix):
-            return path[len(self.root_prefix):]
+            return path[len(self.root_prefix) :]
         return path
 
     def add_named(self, raw: Path) -> None:
@@ -458,10 +456,9 @@ class _Walk:
                         if value is not None:
                             sig = f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
                             if value.startswith(sig) and value.startswith(PREFIX, len(sig)):
+                                # No pending.pop(): a key seen twice is the same file either way.
                                 digests[child_key] = value[len(sig) :]
-                                pending.pop(child_key, None)
                                 continue
-                    digests.pop(child_key, None)
                     pending[child_key] = (child_path, st)
                 elif s_isdir(mode):
                     subdirs.append((child_path, child_key))
@@ -572,6 +569,11 @@ def diff(trusted: Fingerprint | None, current: Fingerprint) -> DriftDiff:
     }
     drifted = set(added) | set(changed)
     return DriftDiff(
-        added, removed, changed, vars_changed, meta_changed, untrusted=False,
+        added,
+        removed,
+        changed,
+        vars_changed,
+        meta_changed,
+        untrusted=False,
         missing=tuple(k for k in missing if k in drifted),
     )

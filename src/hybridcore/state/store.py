@@ -40,6 +40,7 @@ _RUN_COLUMNS = (
     "id", "kind", "target", "env", "argv", "exit_code", "status", "category", "retryable", "hint",
     "started_at", "finished_at", "run_dir", "attempt",
 )
+_PG_SETUP_LOCK_KEY = 0x68637374  # "hcst": any constant, shared by every hybridcore
 _READ_ONLY = "hybridcore_read_only"  # execution option: take a deferred BEGIN, not BEGIN IMMEDIATE
 
 
@@ -164,6 +165,9 @@ class StateStore:
         if self._path is None:
             try:
                 return create_engine(self.url, pool_pre_ping=True)
+            except ModuleNotFoundError as exc:
+                raise StateError(f"cannot use state database URL {self._display_url()}: {exc}",
+                                 hint=f"install the database driver ({exc.name}) next to hybridcore") from exc
             except Exception as exc:
                 raise StateError(f"cannot use state database URL {self._display_url()}: {exc}",
                                  hint=f"fix {STATE_URL_ENV} (a SQLAlchemy URL)") from exc
@@ -234,6 +238,11 @@ class StateStore:
                 raise StateError(f"cannot switch {self._path} to WAL mode (got {mode})",
                                  hint="keep the state database on a local file system")
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Server databases have no file to lock: serialise creators/migrators in the transaction.
+                from sqlalchemy import text
+
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SETUP_LOCK_KEY})
             version = self._checked_version(conn)  # again: another process may have done it meanwhile
             if version is None:
                 schema.create_latest(conn)
@@ -246,9 +255,7 @@ class StateStore:
     @contextmanager
     def _setup_lock(self) -> Iterator[None]:
         if self._path is None:
-            # A server database: the single DDL transaction is the guard (a racing creator fails and the
-            # next open sees the finished schema).
-            yield
+            yield  # a server database: _setup takes an advisory lock inside its transaction instead
             return
         from filelock import FileLock, Timeout
 

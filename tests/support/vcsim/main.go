@@ -26,6 +26,10 @@ import (
 
 func main() {
 	port := flag.Int("port", 0, "TCP port on 127.0.0.1 (0 = pick a free one)")
+	// Set explicitly: with the built-in default login the simulator accepts any non-empty
+	// credentials, and a test of a wrong password needs a real refusal.
+	username := flag.String("username", "user", "the only user name the SOAP SDK accepts")
+	password := flag.String("password", "pass", "the only password the SOAP SDK accepts")
 	watchStdin := flag.Bool("exit-on-stdin-eof", false,
 		"also stop when stdin closes, so a parent killed with SIGKILL leaves no orphan")
 	flag.Parse()
@@ -38,16 +42,18 @@ func main() {
 
 	model.Service.TLS = new(tls.Config) // self-signed cert, hence insecure_connection in templates
 	model.Service.RegisterEndpoints = true
-	model.Service.Listen = &url.URL{Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))}
+	model.Service.Listen = &url.URL{
+		Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)),
+		User: url.UserPassword(*username, *password),
+	}
 	server := model.Service.NewServer() // listening and serving once this returns
 	defer server.Close()
 
-	password, _ := server.URL.User.Password()
 	line, _ := json.Marshal(map[string]string{
 		"url":      (&url.URL{Scheme: server.URL.Scheme, Host: server.URL.Host, Path: server.URL.Path}).String(),
 		"host":     server.URL.Host,
-		"username": server.URL.User.Username(),
-		"password": password,
+		"username": *username,
+		"password": *password,
 	})
 	os.Stdout.Write(append(line, '\n'))
 

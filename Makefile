@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test deps venv lint typecheck unit golden integration bench schemas clean
+
+demo: deps venv
+	scripts/demo.sh
+
+test: deps venv lint typecheck
+	$(BIN)/pytest -q
+
+deps:
+	scripts/install-deps.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q -m unit
+
+golden: venv
+	$(BIN)/pytest -q -m golden
+
+integration: deps venv
+	$(BIN)/pytest -q -m integration
+
+bench: venv
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/parallel.py
+
+schemas: venv
+	$(BIN)/python -m hybridcore.packer.schemas schemas
+
+clean:
+	rm -rf .hybridcore artifacts examples/.hybridcore examples/artifacts examples/output

@@ -1,0 +1,18 @@
+"""Layer markers follow the folder: tests/unit -> unit, tests/golden -> golden, the rest -> integration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(_ROOT.resolve())
+        layer = rel.parts[0]
+        marker = {"unit": "unit", "golden": "golden"}.get(layer, "integration")
+        if not any(m.name == marker for m in item.iter_markers()):
+            item.add_marker(getattr(pytest.mark, marker))

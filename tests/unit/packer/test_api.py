@@ -1,0 +1,247 @@
+"""The wrappers end to end against a fake packer: argv, env, secrets, records, drift, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hybridcore.errors import (
+    DriftDetected,
+    HybridcoreError,
+    MalformedVar,
+    PackerNotFound,
+    PackerVersionError,
+    TemplateNotFound,
+    UnknownTarget,
+)
+from hybridcore.packer import Secret, build, fmt, validate
+from tests.unit.conftest import ARTIFACT_OUT, FakePacker
+
+CANARY = "canary-S3cr3t-value-42"
+
+
+def _all_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Path) -> None:
+    result = validate("web", {"zone": "b", "count": 2})
+    (call,) = fake_packer.calls("validate")
+    tpl = project / "templates" / "web"
+    assert call["argv"][1:] == [
+        "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}",
+        "-var", "count=2", "-var", f"hybridcore_provisioners=[\"{project / 'assets' / 'harden.sh'}\"]",
+        "-var", "region=dc1", "-var", "zone=b", str(tpl),
+    ]
+    assert call["cwd"] == str(tpl)
+    env = call["env"]
+    assert env["PACKER_LOG"] == "1" and env["HYBRIDCORE_ENV"] == "dev"
+    assert env["CHECKPOINT_DISABLE"] == "1" and env["PACKER_NO_COLOR"] == "1"
+    assert env["PACKER_LOG_PATH"].startswith(str(project / ".hybridcore" / "runs" / result.command_id))
+    d = result.to_dict()
+    for key in ("command", "exit_code", "stdout", "stderr", "manifest_path", "artifacts", "started_at",
+                "finished_at", "retryable", "targets"):
+        assert key in d
+    assert d["exit_code"] == 0 and d["retryable"] is False and d["command"] == "validate"
+    assert d["started_at"].endswith("+00:00")
+    run = Path(d["targets"][0]["run_dir"])
+    assert run == project / ".hybridcore" / "runs" / result.command_id / "web"
+    cmd = json.loads((run / "command.json").read_text())
+    assert "PACKER_LOG" in cmd["env_set"] and "PACKER_LOG_PATH" in cmd["env_set"]
+    for name in ("command.json", "stdout.log", "stderr.log", "packer.log", "result.json"):
+        mode = stat.S_IMODE((run / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
+
+
+def test_same_call_same_argv(fake_packer: FakePacker, project: Path) -> None:
+    validate(["web"], {"b": "1", "a": "2"}, var_files=["vars/dc1.pkrvars.hcl"])
+    validate(["web"], {"a": "2", "b": "1"}, var_files=["vars/dc1.pkrvars.hcl"])
+    first, second = fake_packer.calls("validate")
+    assert first["argv"] == second["argv"]
+
+
+def test_secrets_never_on_argv_and_redacted_everywhere(fake_packer: FakePacker, project: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HC_TEST_PW", CANARY)
+    monkeypatch.setenv("MY_API_TOKEN", "tok-" + CANARY[::-1])
+    fake_packer.script(version="1.6.6", build={
+        "stdout": f"1700000000,,ui,message,    file.example: pw is {CANARY}\n"
+                  f"1700000000,,ui,message,    file.example: other {'tok-' + CANARY[::-1]}\n"
+                  f"1700000000,,ui,message,    file.example: explicit sekrit-value-9\n" + ARTIFACT_OUT,
+        "stderr": f"error near {CANARY}\n",
+        "log": f"debug: password={CANARY}\nsekrit-value-9\n",
+    }, validate={"stdout": f"ok {CANARY}\n"})
+    validate("web", {"api_key": Secret("sekrit-value-9")})
+    result = build("web", {"api_key": Secret("sekrit-value-9")})
+    assert result.exit_code == 0, result.stdout
+    for call in fake_packer.calls():
+        assert CANARY not in " ".join(call["argv"])
+        assert "sekrit-value-9" not in " ".join(call["argv"])
+    build_call = fake_packer.calls("build")[0]
+    assert build_call["env"]["PKR_VAR_api_key"] == "sekrit-value-9"
+    assert "PKR_VAR_password" not in build_call["env"]  # read through env("HC_TEST_PW") by the template
+    text = json.dumps(result.to_dict())
+    for secret in (CANARY, "sekrit-value-9", "tok-" + CANARY[::-1]):
+        assert secret not in text
+        for f in _all_files(project):
+            assert secret.encode() not in f.read_bytes(), f
+    assert "<redacted>" in result.stdout
+    assert "<redacted>" in Path(result.targets[0].packer_log_path or "").read_text()
+
+
+def test_build_records_manifest_and_artifact(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    validate("web")
+    result = build("web")
+    assert result.status == "ok"
+    manifest = json.loads(Path(result.manifest_path or "").read_text())
+    assert manifest["builds"][0]["builder_type"] == "file"
+    assert manifest["builds"][0]["name"] == "example"
+    assert manifest["builds"][0]["artifact_id"] == "File"
+    assert manifest["last_run_uuid"] == manifest["builds"][0]["packer_run_uuid"]
+    (art,) = result.artifacts
+    assert art.platform == "vsphere"  # the target's platform overrides the builder's
+    assert art.builder_id == "packer.file" and art.provenance.command_id == result.command_id
+    record = json.loads((project / "artifacts" / f"{art.build_id}.json").read_text())
+    assert record["build_id"] == art.build_id and record["provenance"]["env"] == "dev"
+    assert "-machine-readable" in fake_packer.calls("build")[0]["argv"]
+
+
+def test_build_refused_without_validate_runs_no_packer(fake_packer: FakePacker, project: Path) -> None:
+    with pytest.raises(DriftDetected) as info:
+        build("web")
+    assert fake_packer.calls("build") == []
+    assert "validate" in str(info.value)
+    assert info.value.diff["web"]["untrusted"] is True
+
+
+def test_drift_after_validate_on_changed_asset(fake_packer: FakePacker, project: Path) -> None:
+    validate("web")
+    (project / "templates" / "web" / "scripts" / "setup.sh").write_text("#!/bin/sh\necho changed\n")
+    with pytest.raises(DriftDetected) as info:
+        build("web")
+    assert any("setup.sh" in c for c in info.value.diff["web"]["changed"])
+    assert fake_packer.calls("build") == []
+    validate("other")  # trust is per target
+    with pytest.raises(DriftDetected):
+        build("web")
+    validate("web")
+    assert build("web").exit_code == 0
+
+
+def test_failed_build_is_returned_not_raised(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", build={
+        "stdout": "1700000000,,ui,error,Build 'file.example' errored: Script exited with non-zero exit status: 2\n",
+        "exit": 1})
+    validate("web")
+    result = build("web")
+    assert result.exit_code == 1 and result.retryable is False
+    assert result.targets[0].classification.category == "provisioner"
+
+
+def test_retry_transient_twice_then_success(fake_packer: FakePacker, project: Path) -> None:
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=[transient, transient, {"stdout": ARTIFACT_OUT}])
+    validate("web")
+    result = build("web", retries=3)
+    assert result.exit_code == 0
+    (t,) = result.targets
+    assert [a.status for a in t.attempts] == ["failed", "failed", "ok"]
+    assert len({a.run_dir for a in t.attempts}) == 3
+    assert len(fake_packer.calls("build")) == 3
+
+
+def test_hard_stop_is_never_retried(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", build={
+        "stderr": 'Error: Unsupported argument\n\nAn argument named "foo" is not expected here.\n', "exit": 1})
+    validate("web")
+    result = build("web", retries=5)
+    assert len(fake_packer.calls("build")) == 1
+    assert result.retryable is False and len(result.targets[0].attempts) == 1
+
+
+def test_fmt_check_maps_flags_and_exit_3(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 3})
+    result = fmt("web", check=True, diff=True)
+    (call,) = fake_packer.calls("fmt")
+    assert call["argv"][1:] == ["fmt", "-check", "-diff", str(project / "templates" / "web")]
+    assert result.exit_code == 3 and result.status == "unformatted"
+
+
+def test_fmt_recursive_native_on_new_packer(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.9.4")
+    fmt("web", recursive=True)
+    (call,) = fake_packer.calls("fmt")
+    assert call["argv"][1:] == ["fmt", "-recursive", str(project / "templates" / "web")]
+
+
+def test_bad_inputs_raise_before_running(fake_packer: FakePacker, project: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UnknownTarget) as unknown:
+        validate("nope")
+    assert "web" in str(unknown.value) and "other" in str(unknown.value)
+    with pytest.raises(TemplateNotFound):
+        validate("templates/missing.pkr.hcl")
+    with pytest.raises(TemplateNotFound):
+        validate("web", var_files=["vars/absent.pkrvars.hcl"])
+    with pytest.raises(MalformedVar):
+        validate("web", {"bad name": "x"})
+    from hybridcore.packer import binary
+
+    fake_packer.script(version="1.5.4")
+    binary._version_of.cache_clear()  # the version is cached per binary identity within a process
+    with pytest.raises(PackerVersionError):
+        validate("web")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(PackerNotFound):
+        validate("web")
+    assert fake_packer.calls("validate") == []
+    assert all(isinstance(e, HybridcoreError) for e in (unknown.value,))
+
+
+def test_interrupt_sends_sigint_and_records(fake_packer: FakePacker, project: Path) -> None:
+    import threading
+
+    from hybridcore.packer import api
+
+    fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
+    validate("web")
+    original = api._Command.__post_init__
+    commands: list[api._Command] = []
+
+    def capture(self: api._Command) -> None:
+        original(self)
+        commands.append(self)
+
+    ready = fake_packer.dir / "ready"
+
+    def interrupt_when_ready() -> None:
+        # The fake packer writes "ready" once its SIGINT handler is installed; poll for that file only.
+        import time
+
+        while not ready.exists():
+            time.sleep(0.01)
+        commands[-1].cancel.request()
+
+    pytest.MonkeyPatch().setattr(api._Command, "__post_init__", capture)
+    thread = threading.Thread(target=interrupt_when_ready)
+    thread.start()
+    result = build("web")
+    thread.join()
+    assert [s["signal"] for s in fake_packer.signals()] == ["SIGINT"]
+    assert result.targets[0].status == "interrupted"
+    assert result.targets[0].signals == ["SIGINT"]
+    assert result.targets[0].classification.category == "interrupted"
+    assert json.loads((Path(result.targets[0].run_dir) / "result.json").read_text())["status"] == "interrupted"
+
+
+def test_env_is_not_mutated(fake_packer: FakePacker, project: Path) -> None:
+    before = dict(os.environ)
+    validate("web")
+    assert dict(os.environ) == before
