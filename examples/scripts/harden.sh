@@ -1,5 +1,5 @@
 #!/bin/sh
 # Stand-in hardening step shared by every image: a real one would configure sshd, auditd, CIS settings.
 set -eu
-echo "hardening: disabling password logins"
+echo "hardening: disabling interactive root logins"
 echo "hardening: done"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ if False:  # pragma: no cover - typing only, keeps start-up lean
     from hybridcore.state import StateStore
 
 Observer = Callable[[str, str, str], None]        # (target, stream, redacted line)
+_DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
 _SEVERITY = {"ok": 0, "unformatted": 1, "failed": 3, "timeout": 2, "refused": 3, "interrupted": 4}
 
 
@@ -328,7 +330,7 @@ class _AttemptResult:
 
 def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _AttemptResult:
     target = plan.target
-    tmpdir = private_dir(run_dir / "tmp")
+    tmpdir = _short_tmpdir(target.slug)
     cache_dir: Path | None = None
     if cmd.kind == "build":
         cache_dir = cmd.options["cache_dir"] if cmd.options["use_cache"] else private_dir(run_dir / "cache")
@@ -357,6 +359,7 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
             cmd.observer(target.name, stream, line)
 
     outcome: ProcessOutcome | None = None
+    outcomes: list[ProcessOutcome] = []
     worst = 0
     for i, argv in enumerate(plan.argvs):
         if cmd.cancel.interrupt.is_set() and outcome is not None:
@@ -368,13 +371,20 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
             interrupt_grace=cmd.project.kill_grace, cancel=cmd.cancel, packer_log=run_dir / "packer.log",
             append=i > 0,
         ))
+        outcomes.append(outcome)
         if outcome.exit_code != 0 and (worst in (0, 3)):
             worst = outcome.exit_code
         if outcome.status in ("interrupted", "timeout"):
             break
     assert outcome is not None
+    if len(outcomes) > 1:
+        outcome = _merge(outcomes)
     shutil.rmtree(tmpdir, ignore_errors=True)
     status = outcome.status
+    if status == "ok" and cmd.kind == "validate" and _DIAGNOSTIC.search(outcome.stdout + outcome.stderr):
+        # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still
+        # exit 0; a validation that printed an error did not validate anything.
+        status, worst = "failed", 1
     if status == "failed" and cmd.kind == "fmt" and worst == 3:
         status = "unformatted"
     exit_code = worst if status in ("failed", "unformatted") else outcome.exit_code
@@ -390,6 +400,36 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
                      duration=round(outcome.duration, 3))
     return _AttemptResult(n, run_dir, outcome, exit_code, status, classification,
                           artmod.distinct(collector.artifacts), manifest, template_manifest)
+
+
+def _short_tmpdir(slug: str) -> Path:
+    """A private TMPDIR per attempt. It must be short: Packer puts its plugins' unix sockets there and
+    a socket path over 107 bytes fails with 'bind: invalid argument' (seen with Packer 1.6.6)."""
+    import tempfile
+
+    base = tempfile.gettempdir()
+    if len(base) > 40 or not os.access(base, os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix=f"hc-{slug[:16]}-", dir=base))
+
+
+def _merge(outcomes: list[ProcessOutcome]) -> ProcessOutcome:
+    """One outcome for several invocations of one step (fmt per folder): tails joined and bounded."""
+    from dataclasses import replace
+
+    from hybridcore.packer.process import TAIL_BYTES
+
+    def tail(parts: list[str]) -> tuple[str, bool]:
+        text = "".join(parts)
+        return (text[-TAIL_BYTES:], True) if len(text) > TAIL_BYTES else (text, False)
+
+    out, out_cut = tail([o.stdout for o in outcomes])
+    err, err_cut = tail([o.stderr for o in outcomes])
+    last = outcomes[-1]
+    return replace(last, stdout=out, stderr=err, started_at=outcomes[0].started_at,
+                   stdout_truncated=out_cut or any(o.stdout_truncated for o in outcomes),
+                   stderr_truncated=err_cut or any(o.stderr_truncated for o in outcomes),
+                   signals=tuple(s for o in outcomes for s in o.signals))
 
 
 def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: int,

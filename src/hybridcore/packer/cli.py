@@ -52,7 +52,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the response object
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Logs and CI: never truncate tables to an assumed 80 columns.
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=200)
+    return console
 
 
 def _version(value: bool) -> None:
@@ -305,6 +309,30 @@ def artifacts_show(build_id: str) -> None:
         _fail(HybridcoreError(f"no artifact {build_id!r}", hint="list them with 'hybridcore-packer artifacts'"),
               False)
     typer.echo(json.dumps(row, indent=2))
+
+
+@app.command("upgrade-check")
+def upgrade_check_cmd(
+    targets: TargetsArg = None,
+    from_: Annotated[str, typer.Option("--from", help="the Packer binary in use now")] = "packer",
+    to: Annotated[str, typer.Option("--to", help="the candidate Packer binary")] = "packer",
+    report_dir: Annotated[Path | None, typer.Option("--report-dir", help="where the Markdown and JSON reports "
+                                                    "go (default .hybridcore/upgrade/<id>)")] = None,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Smoke-build targets with two Packer binaries in sandboxes and diff what they produce."""
+    from hybridcore.packer import upgrade
+
+    try:
+        report = upgrade.upgrade_check(from_, to, targets or None, project=_state["project"],
+                                       report_dir=report_dir)
+    except HybridcoreError as exc:
+        _fail(exc, json_mode)
+    if json_mode:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _console().print(report.summary(), markup=False)
+    raise typer.Exit(report.exit_code)
 
 
 def _with_store(fn: Callable[[Any], Any], json_mode: bool) -> Any:

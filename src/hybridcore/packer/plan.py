@@ -160,9 +160,10 @@ def plan_target(
         if name in target.vars and name in sensitive:
             warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
                             "prefer the environment (PKR_VAR_" + name + ")")
-    if info.unresolved_assets:
-        warnings.append(f"{target.name}: assets not hashed (computed paths): "
-                        + ", ".join(sorted(set(info.unresolved_assets))))
+    # ${var.hybridcore_provisioners} is the explicit list, hashed already.
+    unresolved = sorted({a for a in info.unresolved_assets if "var.hybridcore_provisioners" not in a})
+    if unresolved:
+        warnings.append(f"{target.name}: assets not hashed (computed paths): " + ", ".join(unresolved))
     common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
                               "except_": target.except_}
     if kind == "validate":

@@ -45,12 +45,16 @@ def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,
         source: dict[str, Any] = dict(plan.info.source_attrs(raw.build_name)) if plan.info else {}
         source["__vars__"] = variables
         facts = describe(raw, builder_type, source)
+        # Local builders name files relative to where Packer ran; records must be usable from anywhere.
+        image_ids = [str(plan.cwd / i) if i in raw.files and not Path(i).is_absolute() else i
+                     for i in facts.image_ids]
         record = rec.ArtifactRecord(
             build_id=new_build_id(), target=target.name, build_name=raw.build_name,
             builder_id=raw.builder_id, builder_type=builder_type or facts.platform,
             platform=target.platform or facts.platform, region=target.region or facts.region,
-            image_ids=list(facts.image_ids), artifact_id=raw.id,
-            files=[rec.ArtifactFile(**f) for f in artmod.file_entries(raw.files, plan.cwd)],
+            image_ids=image_ids, artifact_id=raw.id,
+            files=[rec.ArtifactFile(name=str(plan.cwd / f["name"]), size=f["size"])
+                   for f in artmod.file_entries(raw.files, plan.cwd)],
             packer_run_uuid=run_uuid, provenance=provenance,
         )
         data = plan.redactor.value(record.to_dict())
