@@ -56,7 +56,8 @@ def boot_sector() -> bytes:
     """The 512-byte boot sector: code, zero padding, 0x55AA signature."""
     code = b"".join(chunk for chunk, _ in _CODE)
     # The lidt operand is hard-wired to the descriptor's offset; fail loudly if the code grows.
-    assert code.endswith(b"\x00" * 6) and len(code) - 6 == _IDT_DESC_OFFSET, len(code)
+    if len(code) - 6 != _IDT_DESC_OFFSET:
+        raise AssertionError(f"boot code is {len(code)} bytes; fix _IDT_DESC_OFFSET and the lidt operand")
     return code.ljust(SECTOR - 2, b"\x00") + b"\x55\xaa"
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
+import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -127,17 +128,21 @@ def serve_directory(root: Path, port: int = 0) -> Iterator[Server]:
         thread.join(timeout=5)
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a directory on 127.0.0.1, counting requests.")
     parser.add_argument("root", type=Path)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
+    # `make demo` stops the server with SIGTERM; treat it like Ctrl-C so shutdown stays clean.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     with serve_directory(args.root, args.port) as server:
         print(server.url, flush=True)
-        try:
+        with suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop the demo server
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
         print(f"requests: {server.requests.snapshot()}", file=sys.stderr)
     return 0
 

@@ -13,17 +13,17 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridcore import __version__
 from hybridcore.errors import DriftDetected, HybridcoreError
 from hybridcore.logs import EventLog, now_iso
 from hybridcore.packer import artifacts as artmod
 from hybridcore.packer import binary as binmod
-from hybridcore.packer import records as rec
 from hybridcore.packer.config import Project, Target, load_project
 from hybridcore.packer.environment import prepare_env
 from hybridcore.packer.files import atomic_write_json, private_dir
@@ -32,8 +32,9 @@ from hybridcore.packer.plan import Kind, TargetPlan, env_name, plan_target
 from hybridcore.packer.process import Cancel, ProcessOutcome, ProcessRequest
 from hybridcore.packer.process import run as run_process
 
-if False:  # pragma: no cover - typing only, keeps start-up lean
-    from hybridcore.packer.classify import Classification
+if TYPE_CHECKING:  # typing only: these load lazily to keep start-up lean
+    from hybridcore.packer import records as rec
+    from hybridcore.packer.failures import Classification
     from hybridcore.packer.fingerprint import Fingerprint
     from hybridcore.state import StateStore
 
@@ -51,9 +52,9 @@ class _Command:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from ulid import ULID
+        from hybridcore.ids import new_ulid
 
-        self.command_id = str(ULID())
+        self.command_id = new_ulid()
         self.env = env_name()
         self.started_at = now_iso()
         self.run_root = self.project.state_dir / "runs" / self.command_id
@@ -61,6 +62,36 @@ class _Command:
         self.cancel = Cancel()
         self._state: StateStore | None = None
         self._rules: Any = None
+        self._preload: threading.Thread | None = None
+        self._preload_error: BaseException | None = None
+
+    def preload(self, plans: list[TargetPlan]) -> None:
+        """Import what is needed only after Packer exits (state, records, rules) while Packer runs,
+        and record the runs as started. Packer is a separate process, so this overlaps for free."""
+        def work() -> None:
+            try:
+                _work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                self._preload_error = exc
+
+        def _work() -> None:
+            import tenacity  # noqa: F401
+            from hybridcore.packer import records  # noqa: F401
+            from hybridcore.packer import registry  # noqa: F401
+
+            self.classify("", 1)
+            for plan in plans:
+                self.state.record_run(_run_row(self, plan, 1, self.run_root / plan.target.slug,
+                                               status="running"))
+
+        self._preload = threading.Thread(target=work, name="hybridcore-preload", daemon=True)
+        self._preload.start()
+
+    def wait_preload(self) -> None:
+        if self._preload is not None:
+            self._preload.join()
+        if self._preload_error is not None:
+            raise self._preload_error
 
     @property
     def state(self) -> StateStore:
@@ -71,7 +102,7 @@ class _Command:
         return self._state
 
     def classify(self, output: str, exit_code: int) -> Classification:
-        from hybridcore.packer.classify import classify, load_rules
+        from hybridcore.packer.failures import classify, load_rules
 
         if self._rules is None:
             self._rules = load_rules(self.project.classify_rules)
@@ -166,7 +197,8 @@ def _setup(project: Project | str | Path | None, targets: str | Sequence[str] | 
            ) -> tuple[Project, binmod.PackerBinary, list[Target]]:
     proj = project if isinstance(project, Project) else load_project(project)
     chosen = proj.resolve(targets)
-    packer = binmod.discover(proj.packer_binary, proj.packer_version)
+    packer = binmod.discover(proj.packer_binary, proj.packer_version,
+                             cache=proj.state_dir / "parsed" / "packer-version.json")
     return proj, packer, chosen
 
 
@@ -203,6 +235,8 @@ def _drift_report(proj: Project, store: StateStore, env: str, packer: binmod.Pac
 
 def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
     try:
+        # A corrupt or too-new state store must stop the command before Packer runs (cheap check).
+        cmd.state.get_trusted(plans[0].target.name, cmd.env)
         for plan in plans:
             for warning in plan.warnings:
                 cmd.events.event(plan.target.name, "warning", logging.WARNING, message=warning)
@@ -213,6 +247,7 @@ def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
             _refuse_on_drift(cmd, plans, fingerprints)
         if cmd.kind == "build" and cmd.options["use_cache"]:
             private_dir(cmd.options["cache_dir"])
+        cmd.preload(plans)
         results = _run_targets(cmd, plans, fingerprints)
         return _command_result(cmd, plans, results)
     finally:
@@ -344,9 +379,9 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
         "packer": {"path": cmd.packer.path, "version": cmd.packer.version},
         "hybridcore_version": __version__, "started_at": now_iso(),
     }))
-    if n == 1:
-        cmd.state.record_run(_run_row(cmd, plan, n, run_dir, status="running"))
     cmd.events.event(target.name, "start", attempt=n, argv=list(plan.argv), run_dir=str(run_dir))
+    if cmd.observer is not None:
+        cmd.observer(target.name, "event", f"start:{n}")
     collector = ArtifactCollector()
 
     def on_line(stream: str, line: str) -> None:
@@ -391,13 +426,15 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
     classification = _classify(cmd, outcome, status, exit_code, target)
     manifest, template_manifest = None, None
     if cmd.kind == "build":
-        template_manifest = _capture_template_manifest(plan, run_dir)
+        template_manifest = _capture_template_manifest(plan, run_dir, outcomes[0].started_at.timestamp() - 1)
         run_uuid = _run_uuid(template_manifest) or _fallback_uuid()
         manifest = redact.value(artmod.build_manifest(collector.artifacts, plan.info, plan.cwd, run_uuid))
         atomic_write_json(run_dir / "manifest.json", manifest)
     cmd.events.event(target.name, "finish", attempt=n, exit_code=exit_code, status=status,
                      category=classification.category, retryable=classification.retryable,
                      duration=round(outcome.duration, 3))
+    if cmd.observer is not None:
+        cmd.observer(target.name, "event", f"finish:{status}")
     return _AttemptResult(n, run_dir, outcome, exit_code, status, classification,
                           artmod.distinct(collector.artifacts), manifest, template_manifest)
 
@@ -434,7 +471,7 @@ def _merge(outcomes: list[ProcessOutcome]) -> ProcessOutcome:
 
 def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: int,
               target: Target) -> Classification:
-    from hybridcore.packer.classify import Classification, interrupted, timed_out
+    from hybridcore.packer.failures import Classification, interrupted, timed_out
 
     if status == "interrupted":
         return interrupted()
@@ -447,19 +484,21 @@ def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: in
     return cmd.classify(outcome.stdout + "\n" + outcome.stderr, exit_code)
 
 
-def _capture_template_manifest(plan: TargetPlan, run_dir: Path) -> Path | None:
-    src = artmod.manifest_pp_output(plan.info)
-    if src is None or not src.is_file():
-        return None
+def _capture_template_manifest(plan: TargetPlan, run_dir: Path, since: float) -> Path | None:
+    """Copy (redacted) what the template's own manifest post-processor wrote during this attempt."""
     import json
 
-    try:
-        data = json.loads(src.read_text())
-    except (OSError, ValueError):
-        return None
-    dest = run_dir / "template-manifest.json"
-    atomic_write_json(dest, plan.redactor.value(data))
-    return dest
+    for src in artmod.manifest_pp_outputs(plan.info, plan.split.plain):
+        try:
+            if src.stat().st_mtime < since:
+                continue  # left over from an earlier build: not this run's manifest
+            data = json.loads(src.read_text())
+        except (OSError, ValueError):
+            continue
+        dest = run_dir / "template-manifest.json"
+        atomic_write_json(dest, plan.redactor.value(data))
+        return dest
+    return None
 
 
 def _run_uuid(path: Path | None) -> str | None:
@@ -495,6 +534,9 @@ def _run_row(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path, *, status: 
 
 def _finish_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None,
                    attempts: list[_AttemptResult], base_dir: Path) -> rec.TargetResult:
+    from hybridcore.packer import records as rec
+
+    cmd.wait_preload()
     last = attempts[-1]
     target = plan.target
     cls = rec.Classification(**last.classification.to_dict())  # type: ignore[arg-type]
@@ -540,6 +582,8 @@ def _finish_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | N
 
 def _command_result(cmd: _Command, plans: list[TargetPlan], results: list[rec.TargetResult],
                     ) -> rec.CommandResult:
+    from hybridcore.packer import records as rec
+
     worst = max(results, key=lambda r: _SEVERITY.get(r.status, 3))
     failed = [r for r in results if r.status != "ok"]
     exit_code = 0 if not failed else next((r.exit_code for r in results if r is worst), 1)

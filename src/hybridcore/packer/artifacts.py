@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.packer.machine import RawArtifact
-from hybridcore.packer.templates import TemplateInfo, literal
+from hybridcore.packer.templates import TemplateInfo, interpolate, literal
 
 
 def distinct(raw: Iterable[RawArtifact]) -> list[RawArtifact]:
@@ -58,26 +58,17 @@ def build_manifest(raw: Sequence[RawArtifact], info: TemplateInfo | None, workdi
     return {"builds": builds, "last_run_uuid": run_uuid}
 
 
-def manifest_pp_output(info: TemplateInfo | None) -> Path | None:
-    """Where the template's own manifest post-processor writes, when it has a literal path."""
-    if info is None or info.kind != "hcl2":
-        return None
-    for f in info.files:
-        if f.name.endswith(".pkr.hcl") and 'post-processor "manifest"' in f.read_text(errors="replace"):
-            out = _pp_output(f)
-            return (info.workdir / out) if out else info.workdir / "packer-manifest.json"
-    return None
-
-
-def _pp_output(path: Path) -> str | None:
-    import re
-
-    text = path.read_text(errors="replace")
-    m = re.search(r'post-processor\s+"manifest"\s*\{(.*?)\}', text, re.S)
-    if not m:
-        return None
-    out = re.search(r'^\s*output\s*=\s*"([^"$]+)"', m.group(1), re.M)
-    return out.group(1) if out else None
+def manifest_pp_outputs(info: TemplateInfo | None, variables: Mapping[str, str]) -> list[Path]:
+    """Where the template's own manifest post-processors write, when the path can be resolved."""
+    if info is None:
+        return []
+    out: list[Path] = []
+    for raw in info.manifest_outputs:
+        resolved = interpolate(raw or "packer-manifest.json", info.workdir, variables)
+        if resolved:
+            path = Path(resolved)
+            out.append(path if path.is_absolute() else info.workdir / path)
+    return out
 
 
 @functools.lru_cache(maxsize=64)

@@ -56,10 +56,35 @@ def _version_of(path: str, _stamp: tuple[int, int]) -> str:
     return m.group(1)
 
 
-def discover(binary: str | None = None, constraint: str | None = None) -> PackerBinary:
+def _cached_version(path: str, st: os.stat_result, cache: Path | None) -> str:
+    """``packer version`` costs 0.1-0.3 s; remember the answer per binary identity (inode, size, mtime)."""
+    import json
+
+    key = f"{path}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+    if cache is not None:
+        try:
+            known = json.loads(cache.read_text())
+            if isinstance(known, dict) and isinstance(known.get(key), str):
+                return known[key]
+        except (OSError, ValueError):
+            known = {}
+    version = _version_of(path, (st.st_ino, st.st_mtime_ns))
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({key: version}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # an optimisation only
+    return version
+
+
+def discover(binary: str | None = None, constraint: str | None = None, *,
+             cache: Path | None = None) -> PackerBinary:
     path = locate(binary)
     st = os.stat(path)
-    version = _version_of(path, (st.st_ino, st.st_mtime_ns))
+    version = _cached_version(path, st, cache)
     check_version(version, constraint, source=f"{path}")
     return PackerBinary(path=path, version=version)
 

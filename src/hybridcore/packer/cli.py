@@ -89,6 +89,8 @@ def _observer(json_mode: bool, multi: bool) -> Callable[[str, str, str], None] |
     out = _console()
 
     def show(target: str, stream: str, line: str) -> None:
+        if stream == "event":
+            return
         ml = parse_line(line)
         if ml is not None:
             text = ui_text(ml)
@@ -206,10 +208,21 @@ def build_cmd(
     from hybridcore.packer import api
 
     def go() -> CommandResult:
-        return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
-                         parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
-                         fail_fast=fail_fast, timeout=timeout, project=_state["project"],
-                         observer=_observer(json_mode, len(targets or []) != 1))
+        observer = _observer(json_mode, len(targets or []) != 1)
+        console = _console()
+        live = not json_mode and console.is_terminal and (parallel or 0) > 1 and len(targets or []) != 1
+        if not live:
+            return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
+                             parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
+                             fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=observer)
+        from hybridcore.packer.config import load_project
+        from hybridcore.packer.progress import LiveView
+
+        names = [t.name for t in load_project(_state["project"]).resolve(targets or None)]
+        with LiveView(console, names) as view:
+            return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
+                             parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
+                             fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=view)
 
     _run(json_mode, go)
 

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from blake3 import blake3
-from filelock import FileLock, Timeout
 
 from hybridcore.errors import HybridcoreError
 
@@ -263,6 +262,8 @@ class StatCache:
     def save(self) -> None:
         if not self._dirty:
             return
+        from filelock import FileLock, Timeout  # lazily: ~30-100 ms to import, needed only on change
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             lock = FileLock(str(self.path) + ".lock", timeout=5)

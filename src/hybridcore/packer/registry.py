@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 
 def new_build_id() -> str:
-    from ulid import ULID
+    from hybridcore.ids import new_ulid
 
-    return str(ULID())
+    return new_ulid()
 
 
 def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,

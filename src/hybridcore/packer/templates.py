@@ -21,7 +21,7 @@ from hybridcore.errors import TemplateError, TemplateNotFound
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _PURE_EXPR = re.compile(r"^\$\{(.*)\}$", re.S)
 _PATH_ROOT = re.compile(r"\$\{\s*path\.root\s*\}")
-_PARSER_VERSION = "1"  # bump when the normalised shape below changes, to invalidate the cache
+_PARSER_VERSION = "2"  # bump when the normalised shape below changes, to invalidate the cache
 
 # Provisioner attributes that name local files or folders the build reads.
 _PROVISIONER_ASSET_KEYS = ("script", "scripts", "playbook_file", "playbook_dir", "galaxy_file",
@@ -50,6 +50,7 @@ class TemplateInfo:
     unresolved_assets: tuple[str, ...] = ()
     required_plugins: bool = False
     required_version: str | None = None
+    manifest_outputs: tuple[str, ...] = ()   # raw `output` of manifest post-processors ("" = default)
 
     def builder_type(self, build_name: str) -> str:
         """Map a build name as Packer prints it (``file.example`` / ``example``) to its source type."""
@@ -108,7 +109,9 @@ def analyze(path: Path, *, cache_dir: Path | None = None) -> TemplateInfo:
     raw_assets: list[str] = []
     required_plugins = False
     required_version: str | None = None
+    manifests: list[str] = []
     for doc in docs:
+        manifests.extend(doc.get("manifest_outputs", []))
         variables.update({v["name"]: Variable(**v) for v in doc["variables"]})
         sources.update(doc["sources"])
         raw_assets.extend(doc["assets"])
@@ -118,7 +121,7 @@ def analyze(path: Path, *, cache_dir: Path | None = None) -> TemplateInfo:
     return TemplateInfo(
         path=path, workdir=workdir, kind=kind, files=files, variables=variables, sources=sources,
         assets=assets, unresolved_assets=unresolved, required_plugins=required_plugins,
-        required_version=required_version,
+        required_version=required_version, manifest_outputs=tuple(manifests),
     )
 
 
@@ -194,7 +197,7 @@ def _summarise(path: Path, data: bytes, kind: str) -> dict[str, Any]:
 
 def _empty_summary() -> dict[str, Any]:
     return {"variables": [], "sources": {}, "assets": [], "required_plugins": False,
-            "required_version": None}
+            "required_version": None, "manifest_outputs": []}
 
 
 def _blocks(raw: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
@@ -229,6 +232,11 @@ def _summarise_hcl(raw: Mapping[str, Any]) -> dict[str, Any]:
                 if ptype == "file" and attrs.get("direction") == "download":
                     continue
                 out["assets"].extend(_asset_values(attrs, _PROVISIONER_ASSET_KEYS))
+        for pp in _post_processors(build):
+            for ptype, attrs in pp.items():
+                if ptype == "manifest" and isinstance(attrs, dict):
+                    output = attrs.get("output", "")
+                    out["manifest_outputs"].append(output if isinstance(output, str) else "")
     for packer in _blocks(raw, "packer"):
         rv = packer.get("required_version")
         if isinstance(rv, str):
@@ -236,6 +244,12 @@ def _summarise_hcl(raw: Mapping[str, Any]) -> dict[str, Any]:
         if packer.get("required_plugins"):
             out["required_plugins"] = True
     return out
+
+
+def _post_processors(build: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from _blocks(build, "post-processor")
+    for chain in _blocks(build, "post-processors"):
+        yield from _blocks(chain, "post-processor")
 
 
 def _summarise_legacy_json(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +303,14 @@ def _asset_values(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
 def _plain(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Keep JSON-able attribute values; nested blocks come through as lists of dicts."""
     return json.loads(json.dumps(attrs, default=str))  # type: ignore[no-any-return]
+
+
+def interpolate(value: str, workdir: Path, variables: Mapping[str, str]) -> str | None:
+    """Resolve ``${path.root}`` and ``${var.x}`` (non-secret values) in a string; None if more remains."""
+    text = _PATH_ROOT.sub(str(workdir), value)
+    text = re.sub(r"\$\{\s*var\.([A-Za-z0-9_-]+)\s*\}",
+                  lambda m: variables.get(m.group(1), m.group(0)), text)
+    return None if "${" in text else text
 
 
 def literal(value: Any, variables: Mapping[str, str] | None = None) -> str | None:

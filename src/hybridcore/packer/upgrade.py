@@ -43,7 +43,7 @@ VOLATILE_KEYS = frozenset({
     "build_id", "command_id",
     "packer_version", "fingerprint",
 })
-ROOT_TOKEN = "<root>"
+ROOT_TOKEN = "<root>"  # noqa: S105 - a placeholder, not a password
 _UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # ULIDs (command and build ids) show up inside run-folder paths.
 _ULID_RE = re.compile(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])")
@@ -139,7 +139,8 @@ class TargetComparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target, "clean": self.clean,
-            "outcomes": {s.step: {"a": s.to_dict(), "b": t.to_dict()} for s, t in zip(self.a, self.b, strict=True)},
+            "outcomes": {x.step: {"a": x.to_dict(), "b": y.to_dict()}
+                         for x, y in zip(self.a, self.b, strict=True)},
             "outcome_mismatches": list(self.outcome_mismatches),
             "differences": [d.to_dict() for d in self.differences],
             "records": {"a": dict(self.a_records), "b": dict(self.b_records)},
@@ -198,7 +199,8 @@ class UpgradeReport:
         }
 
     def summary(self) -> str:
-        lines = [f"upgrade-check: Packer {self.a.version} ({self.a.path}) -> {self.b.version} ({self.b.path})"]
+        a, b = self.a, self.b
+        lines = [f"upgrade-check: Packer {a.version} ({a.path}) -> {b.version} ({b.path})"]
         for t in self.targets:
             steps = " · ".join(f"{x.step} {_short(x)}/{_short(y)}" for x, y in zip(t.a, t.b, strict=True))
             lines.append(f"{t.target}: {'same' if t.clean else 'DIFFERS'} ({steps}; A/B)")
@@ -211,7 +213,7 @@ class UpgradeReport:
                 lines.append(f"  note: under A (the current Packer) {', '.join(t.baseline_failures)} did not "
                              "succeed, so this target proves less than it should")
         if self.pin is not None and self.b.satisfies_pin is False:
-            lines.append(f"pin [packer] version = {self.pin!r} does not allow {self.b.version}: update the pin")
+            lines.append(f"pin [packer] version = {self.pin!r} does not allow {b.version}: update the pin")
         differing = [t.target for t in self.targets if not t.clean]
         if differing:
             lines.append(f"result: Packer {self.b.version} differs from {self.a.version} for "
@@ -536,9 +538,11 @@ def _signoffs(a: BinaryInfo, b: BinaryInfo, pin: str | None,
     out = [SignOff("Image platform owner",
                    "the outcomes and artifact/manifest differences below are expected and acceptable "
                    "for the images we ship")]
-    if a.version != b.version:
+    # Any other binary (even a rebuild of the same version) may handle secrets differently; only the
+    # very same binary cannot.
+    if a.version != b.version or a.path != b.path:
         crossed = crossed_changes(a.version, b.version)
-        why = "a new Packer may change how secrets, sensitive variables and machine-readable output behave"
+        why = "another Packer may change how secrets, sensitive variables and machine-readable output behave"
         if crossed:
             why += "; this change crosses " + ", ".join(v for v, _ in crossed)
         out.append(SignOff("Security", why + " (re-run the redaction tests; check no secret reaches logs, "
@@ -585,7 +589,8 @@ def _markdown(r: UpgradeReport) -> str:
     for t in r.targets:
         for x, y in zip(t.a, t.b, strict=True):
             same = "yes" if x.signature == y.signature else "**no**"
-            lines.append(f"| {_cell(t.target)} | {x.step} | {_cell(x.signature)} | {_cell(y.signature)} | {same} |")
+            lines.append(f"| {_cell(t.target)} | {x.step} | {_cell(x.signature)} | {_cell(y.signature)} "
+                         f"| {same} |")
     lines += ["", "## Differences in manifests and artifact records", ""]
     lines.append("Timestamps, run UUIDs, build/command ids, the Packer version and fingerprints are dropped "
                  "and sandbox paths shown as `<root>` before comparing.")

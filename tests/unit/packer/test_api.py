@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -195,7 +197,11 @@ def test_bad_inputs_raise_before_running(fake_packer: FakePacker, project: Path,
     from hybridcore.packer import binary
 
     fake_packer.script(version="1.5.4")
-    binary._version_of.cache_clear()  # the version is cached per binary identity within a process
+    # The version is cached per binary identity (inode, size, mtime): a new mtime is a new binary.
+    binary._version_of.cache_clear()
+    fake = shutil.which("packer")
+    assert fake is not None
+    os.utime(fake, ns=(time.time_ns(), time.time_ns() + 10**9))
     with pytest.raises(PackerVersionError):
         validate("web")
     monkeypatch.setenv("PATH", "/nonexistent")

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybridcore.errors import ConfigError
-from hybridcore.packer.classify import (
+from hybridcore.packer.failures import (
     CATEGORIES,
     OK,
     Classification,

@@ -1,0 +1,281 @@
+"""upgrade-check against the fake packer: sandboxes, normalisation, the diff, the report, no side effects."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from tests.unit.conftest import ARTIFACT_OUT, FakePacker
+
+from hybridcore.errors import ConfigError, PackerNotFound
+from hybridcore.packer import build, validate
+from hybridcore.packer import upgrade as up
+from hybridcore.packer.config import load_project
+
+# A second "Packer": reports 1.7.0 and renames the artifact the fake packer announces.
+WRAPPER = """\
+#!/usr/bin/env bash
+set -o pipefail
+if [ "$1" = "version" ]; then echo "Packer v1.7.0"; exit 0; fi
+"{real}" "$@" | sed -e 's/,artifact,0,id,File$/,artifact,0,id,File-v170/'
+exit "${{PIPESTATUS[0]}}"
+"""
+
+
+@pytest.fixture
+def packer_a(fake_packer: FakePacker, tmp_path: Path) -> str:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    return str(tmp_path / "fakebin" / "packer")
+
+
+@pytest.fixture
+def packer_b(packer_a: str, tmp_path: Path) -> str:
+    bindir = tmp_path / "fakebin-b"
+    bindir.mkdir()
+    path = bindir / "packer"
+    path.write_text(WRAPPER.format(real=packer_a))
+    path.chmod(0o755)
+    return str(path)
+
+
+def _snapshot(root: Path) -> dict[str, bytes | None]:
+    """Bytes of everything the check must never touch; None for what does not exist."""
+    out: dict[str, bytes | None] = {}
+    for rel in (".hybridcore/state.db", "artifacts", ".hybridcore/cache", ".hybridcore/trust"):
+        path = root / rel
+        if path.is_file():
+            out[rel] = path.read_bytes()
+        elif path.is_dir():
+            for f in sorted(path.rglob("*")):
+                out[str(f.relative_to(root))] = f.read_bytes() if f.is_file() else b"<dir>"
+            out[rel] = b"<dir>"
+        else:
+            out[rel] = None
+    return out
+
+
+def test_same_binary_twice_is_clean(packer_a: str, project: Path, fake_packer: FakePacker) -> None:
+    report = up.upgrade_check(packer_a, packer_a, None, project=project)
+    assert report.exit_code == 0, report.summary()
+    assert [t.target for t in report.targets] == ["web", "other"]   # no smoke targets: all of them
+    assert report.markdown_path.is_file()
+    assert report.json_path.is_file()
+    assert report.report_dir.parent == project / ".hybridcore" / "upgrade"
+    assert stat.S_IMODE(report.json_path.stat().st_mode) == 0o600
+    md = report.markdown_path.read_text()
+    assert "1.6.6" in md
+    assert "- [ ] **Image platform owner**" in md
+    assert "- [ ] **CI owner**" in md
+    assert "Security" not in md                 # same version: secret handling cannot change
+    data = json.loads(report.json_path.read_text())
+    assert data["exit_code"] == 0
+    assert data["from"]["version"] == data["to"]["version"] == "1.6.6"
+    web = data["targets"][0]
+    assert {s: (o["a"]["status"], o["b"]["status"]) for s, o in web["outcomes"].items()} == {
+        "fmt": ("ok", "ok"), "validate": ("ok", "ok"), "build": ("ok", "ok")}
+    assert web["records"]["a"]["manifest"]["builds"][0]["artifact_id"] == "File"
+    assert "behaves like" in report.summary()
+    # fmt -check, validate and build ran once per target per binary, each in a sandbox.
+    assert len(fake_packer.calls("build")) == 4
+    for call in fake_packer.calls():
+        if call["argv"][1] != "version":
+            assert not call["cwd"].startswith(str(project)), call["cwd"]
+            assert "-check" in call["argv"] if call["argv"][1] == "fmt" else True
+
+
+def test_different_binary_reports_version_and_field(packer_a: str, packer_b: str, project: Path) -> None:
+    report = up.upgrade_check(packer_a, packer_b, ["web"], project=project)
+    assert report.exit_code == 1
+    assert (report.a.version, report.b.version) == ("1.6.6", "1.7.0")
+    (web,) = report.targets
+    assert not web.outcome_mismatches           # same outcomes, different records
+    paths = {d.path: (d.a, d.b) for d in web.differences}
+    assert paths["manifest.builds[0].artifact_id"] == ("File", "File-v170")
+    assert paths["artifacts[0].artifact_id"] == ("File", "File-v170")
+    assert all("packer_version" not in p and "build_id" not in p for p in paths)
+    summary = report.summary()
+    assert "1.7.0" in summary
+    assert "artifact_id" in summary
+    assert "DIFFERS" in summary
+    md = report.markdown_path.read_text()
+    assert "1.6.6 → 1.7.0" in md
+    assert '"File" -> "File-v170"' in md
+    assert "**Security**" in md
+    assert "1.7.0" in md
+    assert json.loads(report.json_path.read_text())["targets"][0]["differences"]
+
+
+def test_outcome_difference_is_named(packer_a: str, project: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = tmp_path / "fakebin-c" / "packer"
+    failing.parent.mkdir()
+    failing.write_text('#!/bin/sh\n[ "$1" = version ] && { echo "Packer v1.7.1"; exit 0; }\n'
+                       '[ "$1" = build ] && { echo "Error: unknown builder near $HC_TEST_PW"; exit 1; }\n'
+                       f'exec "{packer_a}" "$@"\n')
+    failing.chmod(0o755)
+    monkeypatch.setenv("HC_TEST_PW", "upgrade-canary-S3cr3t-99")  # the template's sensitive default
+    report = up.upgrade_check(packer_a, str(failing), ["web"], project=project)
+    assert report.exit_code == 1
+    assert report.targets[0].outcome_mismatches == ("build",)
+    assert "build outcome: ok (exit 0) -> failed (exit 1)" in report.summary()
+    md = report.markdown_path.read_text()
+    assert "Error: unknown builder near <redacted>" in md          # Packer's words, secrets redacted
+    for path in (report.markdown_path, report.json_path):
+        assert "upgrade-canary-S3cr3t-99" not in path.read_text()
+
+
+def test_real_state_artifacts_cache_and_env_untouched(packer_a: str, packer_b: str, project: Path,
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      fake_packer: FakePacker) -> None:
+    before_absent = _snapshot(project)
+    assert before_absent[".hybridcore/state.db"] is None
+    assert before_absent["artifacts"] is None
+    up.upgrade_check(packer_a, packer_b, None, project=project)
+    assert _snapshot(project) == before_absent   # absent stays absent
+    # Now with real state, trust, artifacts and cache present, and a state URL in the environment.
+    validate("web")
+    build("web")
+    (project / ".hybridcore" / "cache").mkdir(exist_ok=True)
+    (project / ".hybridcore" / "cache" / "entry.iso").write_bytes(b"iso")
+    before = _snapshot(project)
+    assert before[".hybridcore/state.db"]
+    assert before["artifacts"]
+    elsewhere = tmp_path / "elsewhere.db"
+    monkeypatch.setenv("HYBRIDCORE_STATE_URL", f"sqlite:///{elsewhere}")
+    report = up.upgrade_check(packer_a, packer_b, None, project=project, report_dir=tmp_path / "rep")
+    assert _snapshot(project) == before
+    assert not elsewhere.exists()                             # the sandbox ignored the state URL ...
+    assert os.environ["HYBRIDCORE_STATE_URL"] == f"sqlite:///{elsewhere}"   # ... and it is back
+    assert report.report_dir == (tmp_path / "rep").resolve()
+    assert report.json_path.is_file()
+    builds = fake_packer.calls("build")
+    real = [c for c in builds if c["cwd"].startswith(str(project))]
+    assert len(builds) == 9
+    assert len(real) == 1
+    for call in builds:
+        if call is not real[0]:
+            assert not call["env"]["PACKER_CACHE_DIR"].startswith(str(project))
+            assert "HYBRIDCORE_STATE_URL" not in call["env"]
+
+
+def test_smoke_targets_are_the_default(packer_a: str, project: Path) -> None:
+    toml = project / "hybridcore.toml"
+    toml.write_text(toml.read_text().replace('[targets.other]\n', '[targets.other]\nsmoke = true\n'))
+    report = up.upgrade_check(packer_a, packer_a, None, project=project)
+    assert [t.target for t in report.targets] == ["other"]
+
+
+def test_pin_is_reported_not_enforced(packer_a: str, packer_b: str, project: Path) -> None:
+    toml = project / "hybridcore.toml"
+    toml.write_text('[packer]\nversion = ">=1.6,<1.7"\n\n' + toml.read_text())
+    report = up.upgrade_check(packer_a, packer_b, ["web"], project=project)
+    assert report.a.satisfies_pin is True
+    assert report.b.satisfies_pin is False
+    assert any(s.role == "Update the pin" for s in report.signoffs)
+    assert "update the pin" in report.summary()
+
+
+def test_sandbox_excludes_records_and_outputs(project: Path, tmp_path: Path) -> None:
+    for rel in (".hybridcore/state.db", "artifacts/x.json", ".git/HEAD", "templates/web/output-example/disk",
+                "templates/web/packer_cache/a.iso"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("x")
+    proj = load_project(project)
+    sandbox = up.make_sandbox(proj, list(proj.targets.values()), tmp_path / "sb", "/bin/true")
+    assert sandbox.root == (tmp_path / "sb").resolve()
+    assert sandbox.packer_binary == "/bin/true"
+    assert sandbox.packer_version is None
+    assert sandbox.cache_dir is None
+    for rel in (".hybridcore", "artifacts", ".git", "templates/web/output-example",
+                "templates/web/packer_cache"):
+        assert not (sandbox.root / rel).exists(), rel
+    web = sandbox.targets["web"]
+    assert web.template == sandbox.root / "templates" / "web"
+    assert web.template.is_dir()
+    assert web.var_files == (sandbox.root / "vars" / "dc1.pkrvars.hcl",)
+    assert web.provisioners == (sandbox.root / "assets" / "harden.sh",)
+    assert sandbox.config_path == sandbox.root / "hybridcore.toml"
+
+
+def test_reroot_target_moves_paths_and_path_vars_only() -> None:
+    from hybridcore.packer.config import Target
+
+    old, new = Path("/proj"), Path("/sandbox/A")
+    t = Target(name="t", template=Path("/proj/tpl"), var_files=(Path("/proj/v.hcl"), Path("/etc/shared.hcl")),
+               vars={"out": "/proj/output/x", "other": "/srv/x", "n": 3, "rel": "output"})
+    r = up.reroot_target(t, old, new)
+    assert r.template == Path("/sandbox/A/tpl")
+    assert r.var_files == (Path("/sandbox/A/v.hcl"), Path("/etc/shared.hcl"))
+    assert r.vars == {"out": "/sandbox/A/output/x", "other": "/srv/x", "n": 3, "rel": "output"}
+
+
+def test_bad_input_raises_before_packer_runs(packer_a: str, project: Path, tmp_path: Path,
+                                             fake_packer: FakePacker) -> None:
+    with pytest.raises(PackerNotFound):
+        up.upgrade_check(packer_a, str(tmp_path / "nope" / "packer"), None, project=project)
+    outside = tmp_path / "elsewhere.pkr.hcl"
+    outside.write_text("")
+    with pytest.raises(ConfigError, match="outside the project"):
+        up.upgrade_check(packer_a, packer_a, [str(outside)], project=project)
+    assert [c for c in fake_packer.calls() if c["argv"][1] != "version"] == []
+
+
+# --------------------------------------------------------------------------------------- normaliser
+
+
+def test_normalise_drops_volatile_fields_and_paths() -> None:
+    root = Path("/tmp/hybridcore-upgrade-X/A/proj")
+    record = {
+        "build_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ", "artifact_id": "File", "packer_run_uuid": "u",
+        "files": [{"name": f"{root}/templates/out.txt", "size": 5}],
+        "provenance": {"command_id": "c", "packer_version": "1.6.6", "fingerprint": "blake3:ab",
+                       "started_at": "t0", "finished_at": "t1", "env": "dev"},
+        "note": f"run {root}/.hybridcore/runs/01J0ABCDEFGHJKMNPQRSTVWXYZ/web vm packer-"
+                "5f0c6e2a-1b2c-4d3e-8f9a-0123456789ab",
+    }
+    out = up.normalise({"builds": [{**record, "build_time": 1700000000}], "last_run_uuid": "u"}, [root])
+    assert out == {"builds": [{
+        "artifact_id": "File", "files": [{"name": "<root>/templates/out.txt", "size": 5}],
+        "provenance": {"env": "dev"}, "note": "run <root>/.hybridcore/runs/<id>/web vm packer-<uuid>",
+    }]}
+
+
+def test_normalise_keeps_real_differences_and_diff_names_them() -> None:
+    a = up.normalise({"builds": [{"artifact_id": "ami-1", "build_time": 1,
+                                  "files": [{"name": "x", "size": 1}]}]})
+    b = up.normalise({"builds": [{"artifact_id": "ami-2", "build_time": 2, "files": []}], "extra": True})
+    diffs = up.diff(a, b)
+    assert [str(d) for d in diffs] == [
+        'builds[0].artifact_id: "ami-1" -> "ami-2"',
+        'builds[0].files[0]: {"name": "x", "size": 1} -> <absent>',
+        "extra: <absent> -> true",
+    ]
+    assert up.diff(a, a) == []
+    assert up.diff({"n": 1}, {"n": 1.0}) != []    # a type change is a change
+    assert up.diff({"n": None}, {"n": None}) == []
+
+
+def test_crossed_changes_and_security_signoff() -> None:
+    assert [v for v, _ in up.crossed_changes("1.14.3", "1.15.1")] == ["1.15.1"]
+    assert [v for v, _ in up.crossed_changes("1.15.1", "1.14.3")] == ["1.15.1"]   # downgrades too
+    assert up.crossed_changes("1.15.1", "1.15.2") == []
+
+
+def test_cli_upgrade_check(packer_a: str, packer_b: str, project: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hybridcore.packer.cli import app
+
+    rep = tmp_path / "cli-report"
+    res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_b, "web",
+                                   "--report-dir", str(rep), "--json"])
+    assert res.exit_code == 1, res.output
+    data = json.loads(res.output)
+    assert data["to"]["version"] == "1.7.0"
+    assert (rep / "report.md").is_file()
+    res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_a, "web"])
+    assert res.exit_code == 0, res.output
+    assert "behaves like" in res.output
