@@ -367,8 +367,9 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
     target = plan.target
     tmpdir = _short_tmpdir(target.slug)
     cache_dir: Path | None = None
+    shared: list[str] = []
     if cmd.kind == "build":
-        cache_dir = cmd.options["cache_dir"] if cmd.options["use_cache"] else private_dir(run_dir / "cache")
+        cache_dir, shared = _cache_view(cmd, plan, run_dir)
     prepared = prepare_env(os.environ, hybridcore_env=cmd.env, log_path=run_dir / "packer.log.fifo",
                            tmpdir=tmpdir, secret_vars=plan.split.secret, cache_dir=cache_dir)
     redact = plan.redactor
@@ -415,6 +416,16 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
     if len(outcomes) > 1:
         outcome = _merge(outcomes)
     shutil.rmtree(tmpdir, ignore_errors=True)
+    if shared:
+        from hybridcore.packer.cache import SharedCache
+
+        tampered = SharedCache(cmd.options["cache_dir"]).check(shared)
+        if tampered:
+            cmd.events.event(target.name, "cache-tampered", logging.ERROR, entries=tampered,
+                             message="shared cache entries changed during the build; quarantined")
+    if cache_dir is not None:
+        # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
+        shutil.rmtree(cache_dir, ignore_errors=True)
     status = outcome.status
     if status == "ok" and cmd.kind == "validate" and _DIAGNOSTIC.search(outcome.stdout + outcome.stderr):
         # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still
@@ -437,6 +448,30 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
         cmd.observer(target.name, "event", f"finish:{status}")
     return _AttemptResult(n, run_dir, outcome, exit_code, status, classification,
                           artmod.distinct(collector.artifacts), manifest, template_manifest)
+
+
+def _cache_view(cmd: _Command, plan: TargetPlan, run_dir: Path) -> tuple[Path, list[str]]:
+    """The PACKER_CACHE_DIR for one build attempt and the shared entries it links to.
+
+    With ``use_cache`` the template's downloads are fetched once into the shared cache (a file lock
+    per entry makes concurrent targets wait for one download) and linked into a private view; without
+    it the build gets an empty private cache and Packer downloads afresh."""
+    if not cmd.options["use_cache"]:
+        return private_dir(run_dir / "cache"), []
+    from hybridcore.errors import CacheError
+    from hybridcore.packer.cache import SharedCache, downloads_of
+
+    shared = SharedCache(cmd.options["cache_dir"])
+    entries = []
+    for d in downloads_of(plan.info, plan.split.plain):
+        try:
+            shared.ensure(d)
+            entries.append(d.entry)
+            cmd.events.event(plan.target.name, "cache", entry=d.entry, url=plan.redactor(d.urls[0]))
+        except CacheError as exc:
+            # Let Packer try the download itself: its error is the one to classify and show.
+            cmd.events.event(plan.target.name, "cache-miss", logging.WARNING, message=plan.redactor(exc.message))
+    return shared.view(run_dir / "packer-cache", entries), entries
 
 
 def _short_tmpdir(slug: str) -> Path:

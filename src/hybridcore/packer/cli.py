@@ -348,6 +348,58 @@ def upgrade_check_cmd(
     raise typer.Exit(report.exit_code)
 
 
+def _shared_cache(cache_dir: Path | None) -> Any:
+    from hybridcore.packer.cache import SharedCache
+    from hybridcore.packer.config import load_project
+
+    try:
+        project = load_project(_state["project"])
+    except HybridcoreError as exc:
+        _fail(exc, False)
+    return SharedCache(cache_dir.resolve() if cache_dir else project.default_cache_dir)
+
+
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="default: [cache] dir or .hybridcore/cache")]
+
+
+@cache_app.command("ls")
+def cache_ls(cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
+    """List shared cache entries."""
+    entries = _shared_cache(cache_dir).entries()
+    if json_mode:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("entry", "size", "url", "checksum", "last used")
+    for e in entries:
+        import time
+
+        used = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e["last_used"])) if e["last_used"] else ""
+        table.add_row(e["entry"], str(e["size"]), e["url"] or "(not recorded)", e["checksum"] or "", used)
+    _console().print(table)
+
+
+@cache_app.command("verify")
+def cache_verify(cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
+    """Re-hash every entry against its checksum; mismatches are quarantined (exit 1)."""
+    report = _shared_cache(cache_dir).verify()
+    if json_mode:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        for r in report:
+            typer.echo(f"{'ok ' if r['ok'] else 'BAD'} {r['entry']} {r['problem'] or ''}".rstrip())
+    raise typer.Exit(0 if all(r["ok"] for r in report) else 1)
+
+
+@cache_app.command("prune")
+def cache_prune(older_than: Annotated[float, typer.Option("--older-than", help="days unused", min=0)] = 30,
+                cache_dir: CacheDirOpt = None) -> None:
+    """Remove entries unused for --older-than days."""
+    for entry in _shared_cache(cache_dir).prune(older_than):
+        typer.echo(f"removed {entry}")
+
+
 def _with_store(fn: Callable[[Any], Any], json_mode: bool) -> Any:
     from hybridcore.packer.config import load_project
     from hybridcore.state import StateStore

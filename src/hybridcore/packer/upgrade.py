@@ -415,6 +415,10 @@ def _run_sandbox(project: Project, targets: Sequence[Target], info: BinaryInfo, 
                                             _scrub(exc.message, roots)))
                 continue
             t = result.targets[0]
+            if t.status == "interrupted":
+                # Ctrl-C / SIGTERM: the wrapper stopped Packer and recorded it; stop the whole check
+                # (the sandboxes are removed and the environment restored on the way out).
+                raise KeyboardInterrupt
             detail = None if t.status == "ok" else _scrub(_tail(t.stdout + "\n" + t.stderr), roots)
             outcomes.append(StepOutcome(step, t.status, t.exit_code, t.classification.category, detail))
             if step == "build":
@@ -565,6 +569,9 @@ def _notes(a: BinaryInfo, b: BinaryInfo) -> tuple[str, ...]:
     return tuple(notes)
 
 
+_MD_MAX_DIFFS = 200   # per target; a pull request description has a size limit, report.json has all
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -602,7 +609,9 @@ def _markdown(r: UpgradeReport) -> str:
             lines.append("No differences." if t.a_records or t.b_records else "No records (no build output).")
         else:
             lines.append("```")
-            lines.extend(str(d) for d in t.differences)
+            lines.extend(str(d) for d in t.differences[:_MD_MAX_DIFFS])
+            if len(t.differences) > _MD_MAX_DIFFS:
+                lines.append(f"... {len(t.differences) - _MD_MAX_DIFFS} more (see report.json)")
             lines.append("```")
         details = [(lab, o) for lab, outs in (("A", t.a), ("B", t.b)) for o in outs if o.message]
         for lab, o in details:

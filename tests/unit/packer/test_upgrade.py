@@ -279,3 +279,29 @@ def test_cli_upgrade_check(packer_a: str, packer_b: str, project: Path, tmp_path
     res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_a, "web"])
     assert res.exit_code == 0, res.output
     assert "behaves like" in res.output
+
+
+def test_interrupt_stops_the_check_and_cleans_up(packer_a: str, project: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+    from types import SimpleNamespace
+
+    from hybridcore.packer import api
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("HYBRIDCORE_STATE_URL", "sqlite:////nonexistent/state.db")
+    seen: list[str | None] = []
+
+    def interrupted_build(*args: object, **kwargs: object) -> object:
+        seen.append(os.environ.get("HYBRIDCORE_STATE_URL"))
+        return SimpleNamespace(targets=[SimpleNamespace(status="interrupted")])
+
+    monkeypatch.setattr(api, "build", interrupted_build)
+    with pytest.raises(KeyboardInterrupt):
+        up.upgrade_check(packer_a, packer_a, ["web"], project=project)
+    assert seen == [None]                                   # stopped after A's first build
+    assert list(scratch.iterdir()) == []                    # sandboxes removed
+    assert os.environ["HYBRIDCORE_STATE_URL"] == "sqlite:////nonexistent/state.db"
+    assert not (project / ".hybridcore" / "upgrade").exists()   # no half report

@@ -1,0 +1,256 @@
+"""The shared download cache: each ISO or disk image is fetched once, verified, then shared read-only.
+
+Packer 1.6.6 names a cache entry ``sha1("<type>:<hex>") + "." + iso_target_extension`` and trusts an
+existing entry whose checksum matches (verified here, see notes-packer-cache.md). So the wrapper:
+
+1. works out every download a build needs from its template (``iso_url``/``iso_urls`` +
+   ``iso_checksum``), and fetches each one into the shared cache under a per-entry file lock, so
+   targets needing the same image download it once; it verifies the checksum before publishing the
+   entry (temp file + rename) and records a blake3 digest of it in ``index.json``;
+2. gives each build its own *view*: a private, writable ``PACKER_CACHE_DIR`` whose entries are
+   symlinks to the verified shared files. Packer only reads an entry whose checksum matches, and
+   anything it writes (its lock files, the qemu port reservations, downloads the wrapper could not
+   predict) lands in the view, never in the shared folder;
+3. re-checks the shared entries' digests after the build. As root, file modes do not stop writes
+   (Packer writes *through* a symlink when an entry's content is wrong), so a changed entry is
+   quarantined and reported rather than trusted.
+
+Entries with ``iso_checksum = "none"`` or a ``file:`` checksum are left to Packer (private per build):
+they cannot be verified before use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridcore.errors import CacheError
+from hybridcore.packer.templates import TemplateInfo, interpolate
+
+INDEX = "index.json"
+_HASHES = {"md5", "sha1", "sha256", "sha512"}
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    urls: tuple[str, ...]
+    checksum: str         # "<type>:<hex>" exactly as the template resolves it
+    extension: str = "iso"
+
+    @property
+    def algorithm(self) -> str:
+        return self.checksum.split(":", 1)[0].lower()
+
+    @property
+    def expected(self) -> str:
+        return self.checksum.split(":", 1)[1].lower()
+
+    @property
+    def entry(self) -> str:
+        """The file name Packer looks for in ``PACKER_CACHE_DIR``."""
+        return hashlib.sha1(self.checksum.encode(), usedforsecurity=False).hexdigest() + "." + self.extension
+
+
+def downloads_of(info: TemplateInfo | None, variables: Mapping[str, str]) -> list[Download]:
+    """The verifiable downloads a template's sources need (``only``/``except`` are not applied: an
+    extra prefetch costs a download, a missed one costs nothing but sharing)."""
+    if info is None:
+        return []
+    out: dict[str, Download] = {}
+    for attrs in info.sources.values():
+        checksum = _resolved(attrs.get("iso_checksum"), info, variables)
+        if not checksum or ":" not in checksum or checksum.split(":", 1)[0].lower() not in _HASHES:
+            continue
+        raw_urls = attrs.get("iso_urls") or [attrs.get("iso_url")]
+        urls = tuple(u for u in (_resolved(x, info, variables) for x in raw_urls) if u)
+        if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
+            continue
+        ext = _resolved(attrs.get("iso_target_extension"), info, variables) or "iso"
+        d = Download(urls=urls, checksum=checksum, extension=ext)
+        out.setdefault(d.entry, d)
+    return list(out.values())
+
+
+def _resolved(value: Any, info: TemplateInfo, variables: Mapping[str, str]) -> str | None:
+    return interpolate(value, info.workdir, variables) if isinstance(value, str) else None
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    if algorithm == "blake3":
+        from blake3 import blake3
+
+        h = blake3(max_threads=blake3.AUTO)
+        h.update_mmap(str(path))
+        return str(h.hexdigest())
+    hasher = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class SharedCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- index ------------------------------------------------------------------------------------
+
+    def _index_path(self) -> Path:
+        return self.root / INDEX
+
+    def index(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self._index_path().read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _update_index(self, entry: str, record: Mapping[str, Any] | None) -> None:
+        from filelock import FileLock
+
+        with FileLock(str(self.root / ".index.lock"), timeout=60):
+            data = self.index()
+            if record is None:
+                data.pop(entry, None)
+            else:
+                data[entry] = {**data.get(entry, {}), **record}
+            tmp = self.root / f".{INDEX}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+            os.replace(tmp, self._index_path())
+
+    # -- fetch ------------------------------------------------------------------------------------
+
+    def ensure(self, d: Download, *, timeout: float = 60.0) -> Path:
+        """The verified shared entry for ``d``, downloading it once across threads and processes."""
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.root / ".locks").mkdir(exist_ok=True, mode=0o700)
+        path = self.root / d.entry
+        with FileLock(str(self.root / ".locks" / f"{d.entry}.lock"), timeout=3600):
+            known = self.index().get(d.entry)
+            if path.is_file() and known and known.get("blake3") == file_digest(path, "blake3"):
+                self._update_index(d.entry, {"last_used": time.time()})
+                return path
+            if path.exists():
+                self.quarantine(d.entry, "entry present but not verified")
+            tmp = self.root / f".{d.entry}.{os.getpid()}.part"
+            errors = []
+            for url in d.urls:
+                try:
+                    _fetch(url, tmp, timeout)
+                    break
+                except OSError as exc:
+                    errors.append(f"{url}: {exc}")
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise CacheError(f"could not download {d.urls[0]}: {'; '.join(errors)}")
+            got = file_digest(tmp, d.algorithm)
+            if got != d.expected:
+                tmp.unlink()
+                raise CacheError(f"checksum mismatch for {d.urls[0]}: expected {d.expected}, got {got}",
+                                 hint="fix iso_checksum (a changed checksum is a new cache entry)")
+            tmp.chmod(0o444)
+            os.replace(tmp, path)
+            self._update_index(d.entry, {
+                "url": d.urls[0], "checksum": d.checksum, "size": path.stat().st_size,
+                "blake3": file_digest(path, "blake3"), "fetched_at": time.time(), "last_used": time.time(),
+            })
+            return path
+
+    # -- per-build views --------------------------------------------------------------------------
+
+    def view(self, folder: Path, entries: Iterable[str]) -> Path:
+        """A private PACKER_CACHE_DIR holding symlinks to the shared entries a build needs."""
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for entry in entries:
+            link = folder / entry
+            if not link.exists():
+                link.symlink_to(self.root / entry)
+        return folder
+
+    def check(self, entries: Iterable[str]) -> list[str]:
+        """Entries whose content no longer matches the recorded digest (each is quarantined)."""
+        bad = []
+        index = self.index()
+        for entry in entries:
+            path = self.root / entry
+            want = index.get(entry, {}).get("blake3")
+            if want is None or not path.is_file() or file_digest(path, "blake3") != want:
+                bad.append(entry)
+                self.quarantine(entry, "digest changed while shared")
+        return bad
+
+    def quarantine(self, entry: str, reason: str) -> None:
+        path = self.root / entry
+        qdir = self.root / ".quarantine"
+        qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists() or path.is_symlink():
+            os.replace(path, qdir / f"{entry}.{int(time.time())}")
+        self._update_index(entry, None)
+        with (qdir / "reasons.log").open("a") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {entry}: {reason}\n")
+
+    # -- management -------------------------------------------------------------------------------
+
+    def entries(self) -> list[dict[str, Any]]:
+        index = self.index()
+        out = []
+        for path in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            if path.name.startswith(".") or path.name == INDEX or not path.is_file():
+                continue
+            meta = index.get(path.name, {})
+            out.append({"entry": path.name, "size": path.stat().st_size, "url": meta.get("url"),
+                        "checksum": meta.get("checksum"), "last_used": meta.get("last_used"),
+                        "tracked": bool(meta)})
+        return out
+
+    def verify(self) -> list[dict[str, Any]]:
+        """Re-hash every entry with its declared checksum; bad ones are quarantined."""
+        report = []
+        for item in self.entries():
+            meta = self.index().get(item["entry"], {})
+            checksum = meta.get("checksum")
+            if not checksum:
+                report.append({**item, "ok": False, "problem": "not recorded by hybridcore"})
+                continue
+            algorithm, expected = checksum.split(":", 1)
+            ok = file_digest(self.root / item["entry"], algorithm.lower()) == expected.lower()
+            if not ok:
+                self.quarantine(item["entry"], "checksum mismatch on verify")
+            report.append({**item, "ok": ok, "problem": None if ok else "checksum mismatch (quarantined)"})
+        return report
+
+    def prune(self, older_than_days: float) -> list[str]:
+        """Remove entries not used for ``older_than_days`` days (and the quarantine of that age)."""
+        cutoff = time.time() - older_than_days * 86400
+        removed = []
+        for item in self.entries():
+            last = item["last_used"] or (self.root / item["entry"]).stat().st_mtime
+            if last < cutoff:
+                (self.root / item["entry"]).unlink()
+                self._update_index(item["entry"], None)
+                removed.append(item["entry"])
+        qdir = self.root / ".quarantine"
+        if qdir.is_dir():
+            for path in qdir.iterdir():
+                if path.stat().st_mtime < cutoff and path.name != "reasons.log":
+                    path.unlink()
+        return removed
+
+
+def _fetch(url: str, dest: Path, timeout: float) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "hybridcore-packer"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as fh:  # noqa: S310
+        shutil.copyfileobj(response, fh, _CHUNK)
