@@ -10,7 +10,7 @@ demo: deps venv
 	scripts/demo.sh
 
 test: deps venv lint typecheck
-	HYBRIDCORE_NO_SKIP=1 $(BIN)/pytest -q
+	HYBRIDCORE_NO_SKIP=1 $(BIN)/pytest -q -n 2
 
 deps:
 	scripts/install-deps.sh

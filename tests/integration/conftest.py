@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.support.bootdisk import make_boot_disk
 from tests.support.http_server import Server, serve_directory
 

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-
-from hybridcore.packer import Secret, build, validate
-from hybridcore.packer.cache import SharedCache, file_digest
 from tests.integration.conftest import copy_example, write
 from tests.support.http_server import Server
 from tests.support.vsphere import vcenter_simulator
+
+from hybridcore.packer import Secret, build, validate
+from hybridcore.packer.cache import SharedCache, file_digest
 
 SIM_PASSWORD = "vcsim-Secret-Pa55word"
 

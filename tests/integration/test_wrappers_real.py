@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.integration.conftest import all_files, write
+from tests.support.http_server import Server
 
 from hybridcore.errors import DriftDetected
 from hybridcore.packer import build, fmt, validate
-from tests.integration.conftest import all_files, write
-from tests.support.http_server import Server
 
 CANARY = "hc-canary-7f3a9d1e-secret"
 CLI = [sys.executable, "-m", "hybridcore.packer.cli"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ class FakePacker:
 
 
 @pytest.fixture
-def fake_packer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePacker]:
+def fake_packer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePacker:
     bindir = tmp_path / "fakebin"
     bindir.mkdir()
     shutil.copy(FAKE, bindir / "packer")
@@ -49,7 +48,7 @@ def fake_packer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
     monkeypatch.setenv("HYBRIDCORE_ENV", "dev")
     fp = FakePacker(state)
     fp.script(version="1.6.6")
-    yield fp
+    return fp
 
 
 TEMPLATE = """\

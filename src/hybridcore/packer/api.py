@@ -71,13 +71,16 @@ class _Command:
         def work() -> None:
             try:
                 _work()
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            except BaseException as exc:
                 self._preload_error = exc
 
         def _work() -> None:
             import tenacity  # noqa: F401
-            from hybridcore.packer import records  # noqa: F401
-            from hybridcore.packer import registry  # noqa: F401
+
+            from hybridcore.packer import (
+                records,  # noqa: F401
+                registry,  # noqa: F401
+            )
 
             self.classify("", 1)
             for plan in plans:
@@ -328,7 +331,7 @@ def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None
 
     attempts: list[_AttemptResult] = []
     retrying = Retrying(stop=stop_after_attempt(retries + 1), wait=wait, retry=retry_if_result(should_retry),
-                        sleep=lambda s: cmd.cancel.interrupt.wait(s) and None,
+                        sleep=lambda s: _interruptible_sleep(cmd.cancel, s),
                         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
                         before_sleep=lambda state: cmd.events.event(
                             target.name, "retry", logging.WARNING, attempt=state.attempt_number,
@@ -344,6 +347,11 @@ def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None
         if not attempt.retry_state.outcome or not attempt.retry_state.outcome.failed:
             attempt.retry_state.set_result(result)
     return _finish_target(cmd, plan, fingerprint, attempts, base_dir)
+
+
+def _interruptible_sleep(cancel: Cancel, seconds: float) -> None:
+    # A Ctrl-C during the backoff ends the wait at once; the retry predicate then stops retrying.
+    cancel.interrupt.wait(seconds)
 
 
 @dataclass
@@ -426,7 +434,7 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
     if cache_dir is not None:
         # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
         shutil.rmtree(cache_dir, ignore_errors=True)
-    status = outcome.status
+    status: str = outcome.status
     if status == "ok" and cmd.kind == "validate" and _DIAGNOSTIC.search(outcome.stdout + outcome.stderr):
         # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still
         # exit 0; a validation that printed an error did not validate anything.

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hybridcore.packer.environment import REDACTED
-
 
 def _selection(only: Sequence[str], except_: Sequence[str]) -> list[str]:
     out: list[str] = []
@@ -73,7 +71,7 @@ def fmt_argvs(
     """One argv per Packer invocation. Packer < 1.7 has no ``-recursive``: the wrapper then runs
     ``fmt`` once per folder that holds HCL files, in sorted order, which is what ``-recursive`` does."""
     flags = (["-check"] if check else []) + (["-diff"] if diff else [])
-    if not recursive or template.is_file():
+    if not recursive or not template.is_dir():
         return [[packer, "fmt", *flags, str(template)]]
     if native_recursive:
         return [[packer, "fmt", *flags, "-recursive", str(template)]]
@@ -83,21 +81,11 @@ def fmt_argvs(
 def hcl_folders(root: Path) -> list[Path]:
     folders = {root} if _has_hcl(root) else set()
     for path in root.rglob("*"):
-        if path.is_dir() and not any(part.startswith(".") for part in path.relative_to(root).parts):
-            if _has_hcl(path):
-                folders.add(path)
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.is_dir() and not hidden and _has_hcl(path):
+            folders.add(path)
     return sorted(folders)
 
 
 def _has_hcl(folder: Path) -> bool:
     return any(p.name.endswith((".pkr.hcl", ".pkrvars.hcl")) for p in folder.iterdir() if p.is_file())
-
-
-def redact_argv(argv: Sequence[str], secrets: Mapping[str, str]) -> list[str]:
-    """Defence in depth for records: any argv value equal to a secret is masked."""
-    values = {v for v in secrets.values() if v}
-    out: list[str] = []
-    for arg in argv:
-        name, sep, value = arg.partition("=")
-        out.append(f"{name}={REDACTED}" if sep and value in values else (REDACTED if arg in values else arg))
-    return out

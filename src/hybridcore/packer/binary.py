@@ -64,8 +64,9 @@ def _cached_version(path: str, st: os.stat_result, cache: Path | None) -> str:
     if cache is not None:
         try:
             known = json.loads(cache.read_text())
-            if isinstance(known, dict) and isinstance(known.get(key), str):
-                return known[key]
+            cached = known.get(key) if isinstance(known, dict) else None
+            if isinstance(cached, str):
+                return cached
         except (OSError, ValueError):
             known = {}
     version = _version_of(path, (st.st_ino, st.st_mtime_ns))

@@ -128,6 +128,7 @@ def load_project(start: Path | str | None = None) -> Project:
     if start is None and os.environ.get("HYBRIDCORE_PROJECT"):
         start = os.environ["HYBRIDCORE_PROJECT"]
     start_path = Path(start) if start is not None else None
+    cfg: Path | None
     if start_path is not None and start_path.is_file():
         root, cfg = start_path.resolve().parent, start_path.resolve()
     else:

@@ -29,6 +29,7 @@ class Secret:
     """A value that must never be printed. ``str()``/``repr()`` show a placeholder."""
 
     __slots__ = ("_value",)
+    _value: Any
 
     def __init__(self, value: Any) -> None:
         object.__setattr__(self, "_value", value.reveal() if isinstance(value, Secret) else value)

@@ -9,6 +9,7 @@ resources), then SIGTERM after a grace period, then SIGKILL.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from typing import IO, Literal
 Status = Literal["ok", "failed", "interrupted", "timeout"]
 LineCallback = Callable[[str, str], None]   # (stream, redacted line)
 TAIL_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 _CHUNK = 1 << 20  # longest "line" read at once; longer lines arrive in pieces instead of growing memory
 
 
@@ -114,8 +116,8 @@ def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
             if on_line is not None:
                 try:
                     on_line(stream, line)
-                except Exception:
-                    pass
+                except Exception:  # a broken consumer must not stop the capture
+                    log.exception("line consumer failed on %s", stream)
 
 
 class _LogFifo:
@@ -185,12 +187,13 @@ def run(req: ProcessRequest) -> ProcessOutcome:
         if log_fifo is not None:
             log_fifo.close()
         raise
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, _open_private(req.stdout_path, req.append), out_tail, "stdout",
-                                             req.redact, req.on_line), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, _open_private(req.stderr_path, req.append), err_tail, "stderr",
-                                             req.redact, req.on_line), daemon=True),
+        threading.Thread(target=_pump, daemon=True, args=(
+            proc.stdout, _open_private(req.stdout_path, req.append), out_tail, "stdout", req.redact, req.on_line)),
+        threading.Thread(target=_pump, daemon=True, args=(
+            proc.stderr, _open_private(req.stderr_path, req.append), err_tail, "stderr", req.redact, req.on_line)),
     ]
     for t in readers:
         t.start()

@@ -56,7 +56,9 @@ _ANYWHERE_PATTERNS = ("output-*",)   # Packer's default output_directory is outp
 
 # Packer releases whose changes touch what the sign-offs protect. Crossing one adds a note to the report.
 KNOWN_CHANGES: tuple[tuple[str, str], ...] = (
-    ("1.7.0", "plugins split from core: `packer init` and `required_plugins` appear; builder ids may change"),
+    ("1.7.0", "plugins begin to leave core: `packer init` and `required_plugins` appear; builder ids of "
+              "externalised plugins may change (vSphere: 1.6.6 says `jetbrains.vsphere`, today's plugin "
+              "`vmware.vsphere`)"),
     ("1.15.1", "machine-readable output stops printing `sensitive = true` values raw (leaked in 1.6.x "
                "and 1.14.0-1.15.0); hybridcore redacts them regardless, but re-check the redaction tests"),
 )
@@ -247,7 +249,7 @@ def upgrade_check(from_bin: str, to_bin: str, targets: Sequence[str] | None, *,
     Bad input (unknown target, Packer not found, a template outside the project) raises before any
     Packer runs; a step that hybridcore refuses (e.g. drift) is recorded as that step's outcome.
     """
-    from ulid import ULID
+    from hybridcore.ids import new_ulid
 
     proj = project if isinstance(project, Project) else load_project(project)
     chosen = _choose_targets(proj, targets)
@@ -260,7 +262,7 @@ def upgrade_check(from_bin: str, to_bin: str, targets: Sequence[str] | None, *,
     a = _binary("A", from_bin, pin)
     b = _binary("B", to_bin, pin)
 
-    report_id = str(ULID())
+    report_id = new_ulid()
     out_dir = (Path(report_dir) if report_dir is not None
                else proj.state_dir / "upgrade" / report_id).resolve()
     excludes = [out_dir]
@@ -540,7 +542,7 @@ def crossed_changes(a: str, b: str) -> list[tuple[str, str]]:
 def _signoffs(a: BinaryInfo, b: BinaryInfo, pin: str | None,
               comparisons: Sequence[TargetComparison]) -> tuple[SignOff, ...]:
     out = [SignOff("Image platform owner",
-                   "the outcomes and artifact/manifest differences below are expected and acceptable "
+                   "the outcomes and artifact/manifest differences above are expected and acceptable "
                    "for the images we ship")]
     # Any other binary (even a rebuild of the same version) may handle secrets differently; only the
     # very same binary cannot.

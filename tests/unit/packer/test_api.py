@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.unit.conftest import ARTIFACT_OUT, FakePacker
 
 from hybridcore.errors import (
     DriftDetected,
@@ -21,7 +22,6 @@ from hybridcore.errors import (
     UnknownTarget,
 )
 from hybridcore.packer import Secret, build, fmt, validate
-from tests.unit.conftest import ARTIFACT_OUT, FakePacker
 
 CANARY = "canary-S3cr3t-value-42"
 

@@ -1,0 +1,114 @@
+"""The process layer: concurrent pipes, bounded memory, redaction before anything is stored, signals."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+from hybridcore.packer.process import Cancel, ProcessRequest, run
+
+PY = sys.executable
+
+
+def _req(tmp_path: Path, code: str, **kw: object) -> ProcessRequest:
+    return ProcessRequest(argv=[PY, "-c", code], env=dict(os.environ), cwd=tmp_path,
+                          stdout_path=tmp_path / "out.log", stderr_path=tmp_path / "err.log", **kw)  # type: ignore[arg-type]
+
+
+def test_large_output_on_both_pipes_without_deadlock_and_bounded_tail(tmp_path: Path) -> None:
+    # 8 MiB on each pipe, interleaved: a reader per pipe is needed or the child blocks forever.
+    code = ("import sys\nline='x'*1023\n"
+            "for i in range(8192):\n sys.stdout.write(line+'\\n'); sys.stderr.write(line+'\\n')\n")
+    out = run(_req(tmp_path, code, tail_bytes=64 * 1024))
+    assert out.exit_code == 0 and out.status == "ok"
+    assert (tmp_path / "out.log").stat().st_size == 8192 * 1024
+    assert (tmp_path / "err.log").stat().st_size == 8192 * 1024
+    assert len(out.stdout) <= 64 * 1024 + 1024 and out.stdout_truncated and out.stderr_truncated
+
+
+def test_lines_arrive_as_they_are_printed(tmp_path: Path) -> None:
+    # The child prints one line, then waits until the test has seen it: proves streaming, not buffering.
+    gate = tmp_path / "gate"
+    code = (f"import os,sys,time\nprint('first', flush=True)\n"
+            f"while not os.path.exists({str(gate)!r}): time.sleep(0.01)\nprint('second')\n")
+    seen: list[str] = []
+
+    def on_line(stream: str, line: str) -> None:
+        seen.append(line)
+        if line == "first":
+            gate.write_text("go")
+
+    out = run(_req(tmp_path, code, on_line=on_line, timeout=30))
+    assert out.status == "ok" and seen == ["first", "second"]
+
+
+def test_redaction_happens_before_files_tail_and_callbacks(tmp_path: Path) -> None:
+    seen: list[str] = []
+    out = run(_req(tmp_path, "print('pw=swordfish'); import sys; print('swordfish', file=sys.stderr)",
+                   redact=lambda s: s.replace("swordfish", "<redacted>"),
+                   on_line=lambda stream, line: seen.append(line)))
+    for text in (out.stdout, out.stderr, (tmp_path / "out.log").read_text(),
+                 (tmp_path / "err.log").read_text(), "".join(seen)):
+        assert "swordfish" not in text
+    assert "pw=<redacted>" in out.stdout
+
+
+def test_packer_log_fifo_is_redacted_on_the_way_to_disk(tmp_path: Path) -> None:
+    env = dict(os.environ, PACKER_LOG_PATH=str(tmp_path / "packer.fifo"))
+    code = "import os\nopen(os.environ['PACKER_LOG_PATH'],'w').write('debug token=abc-secret-1\\n')\n"
+    req = ProcessRequest(argv=[PY, "-c", code], env=env, cwd=tmp_path, stdout_path=tmp_path / "o",
+                         stderr_path=tmp_path / "e", redact=lambda s: s.replace("abc-secret-1", "<redacted>"),
+                         packer_log=tmp_path / "packer.log")
+    assert run(req).exit_code == 0
+    assert (tmp_path / "packer.log").read_text() == "debug token=<redacted>\n"
+    assert not (tmp_path / "packer.fifo").exists()
+    assert oct((tmp_path / "packer.log").stat().st_mode & 0o777) == "0o600"
+
+
+def test_packer_that_never_opens_its_log_does_not_hang(tmp_path: Path) -> None:
+    env = dict(os.environ, PACKER_LOG_PATH=str(tmp_path / "packer.fifo"))
+    req = ProcessRequest(argv=[PY, "-c", "pass"], env=env, cwd=tmp_path, stdout_path=tmp_path / "o",
+                         stderr_path=tmp_path / "e", packer_log=tmp_path / "packer.log")
+    assert run(req).exit_code == 0
+    assert (tmp_path / "packer.log").read_text() == ""
+
+
+def test_timeout_escalates_int_then_term_then_kill(tmp_path: Path) -> None:
+    # A child that ignores SIGINT and SIGTERM: only SIGKILL stops it.
+    ready = tmp_path / "ready"
+    code = (f"import signal,time,pathlib\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            f"signal.signal(signal.SIGTERM, signal.SIG_IGN)\npathlib.Path({str(ready)!r}).write_text('1')\n"
+            f"while True: time.sleep(1)\n")
+    out = run(_req(tmp_path, code, timeout=1.0, interrupt_grace=0.3, term_grace=0.3))
+    assert out.status == "timeout"
+    assert out.signals == ("SIGINT", "SIGTERM", "SIGKILL")
+    assert out.exit_code == -9
+
+
+def test_cancel_sends_sigint_to_the_process_group(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    code = (f"import signal,sys,time,pathlib\n"
+            f"def h(*a):\n print('cleaning up', flush=True); sys.exit(7)\n"
+            f"signal.signal(signal.SIGINT, h)\npathlib.Path({str(ready)!r}).write_text('1')\n"
+            f"while True: time.sleep(1)\n")
+    cancel = Cancel()
+
+    def trigger(stream: str, line: str) -> None:
+        pass
+
+    def watcher() -> None:
+        # Wait on the child's own readiness marker, not on time.
+        import time
+
+        while not ready.exists():
+            time.sleep(0.01)
+        cancel.request()
+
+    t = threading.Thread(target=watcher)
+    t.start()
+    out = run(_req(tmp_path, code, cancel=cancel, on_line=trigger))
+    t.join()
+    assert out.status == "interrupted" and out.signals == ("SIGINT",) and out.exit_code == 7
+    assert "cleaning up" in out.stdout
