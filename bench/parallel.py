@@ -55,7 +55,8 @@ def main() -> None:
         start = time.perf_counter()
         par = build(names, parallel=args.targets)
         par_wall = time.perf_counter() - start
-    assert serial.exit_code == 0 and par.exit_code == 0
+    assert serial.exit_code == 0
+    assert par.exit_code == 0
 
     def duration(t: object) -> float:
         a = t.attempts[-1]  # type: ignore[attr-defined]

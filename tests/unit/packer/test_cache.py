@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.http_server import Server, serve_directory
 
 from hybridcore.errors import CacheError
 from hybridcore.packer.cache import Download, SharedCache, downloads_of
 from hybridcore.packer.templates import analyze
-from tests.support.http_server import Server, serve_directory
 
 DATA = b"disk image bytes " * 4096
 SHA = hashlib.sha256(DATA).hexdigest()
