@@ -420,6 +420,8 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
             worst = outcome.exit_code
         if outcome.status in ("interrupted", "timeout"):
             break
+        if outcome.exit_code != 0 and cmd.kind != "fmt":
+            break  # `packer init` failed: the main command would only fail again
     assert outcome is not None
     if len(outcomes) > 1:
         outcome = _merge(outcomes)

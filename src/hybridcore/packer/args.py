@@ -59,6 +59,11 @@ def build_argv(
     return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
 
 
+def init_argv(packer: str, template: Path) -> list[str]:
+    """``packer init`` (Packer >= 1.7) installs the plugins a template's ``required_plugins`` names."""
+    return [packer, "init", str(template)]
+
+
 def fmt_argvs(
     packer: str,
     template: Path,

@@ -43,7 +43,8 @@ class TargetPlan:
 
     @property
     def argv(self) -> tuple[str, ...]:
-        return self.argvs[0]
+        """The main command (after ``packer init``, when that runs first)."""
+        return self.argvs[-1]
 
     @property
     def command_line(self) -> str:
@@ -170,5 +171,14 @@ def plan_target(
         argv = argmod.validate_argv(packer.path, info.path, **common)
     else:
         argv = argmod.build_argv(packer.path, info.path, force=force, **common)
-    return TargetPlan(kind, target, info, (tuple(argv),), split, redactor, files, explicit,
+    argvs: tuple[tuple[str, ...], ...] = (tuple(argv),)
+    if info.required_plugins:
+        if packer.has_init:
+            # Plugins first, from the template's own required_plugins; the main command runs only if
+            # `packer init` succeeds.
+            argvs = (tuple(argmod.init_argv(packer.path, info.path)), *argvs)
+        else:
+            warnings.append(f"{target.name}: the template declares required_plugins, which Packer "
+                            f"{packer.version} does not support (packer init arrived in 1.7.0)")
+    return TargetPlan(kind, target, info, argvs, split, redactor, files, explicit,
                       tuple(warnings), frozenset(sensitive | set(split.secret)))

@@ -251,3 +251,82 @@ def test_env_is_not_mutated(fake_packer: FakePacker, project: Path) -> None:
     before = dict(os.environ)
     validate("web")
     assert dict(os.environ) == before
+
+
+def test_packer_init_first_when_required_plugins_on_new_packer(fake_packer: FakePacker, project: Path) -> None:
+    tpl = project / "templates" / "web" / "web.pkr.hcl"
+    tpl.write_text('packer {\n  required_plugins {\n    amazon = {\n      version = ">= 1.0"\n'
+                   '      source = "github.com/hashicorp/amazon"\n    }\n  }\n}\n' + tpl.read_text())
+    fake_packer.script(version="1.9.4")
+    validate("web")
+    subs = [c["argv"][1] for c in fake_packer.calls() if c["argv"][1] != "version"]
+    assert subs == ["init", "validate"]
+    fake_packer.script(version="1.9.4", init={"stderr": "Error: Failed getting the plugin\n", "exit": 1})
+    result = validate("web")
+    assert result.exit_code == 1
+    assert [c["argv"][1] for c in fake_packer.calls() if c["argv"][1] != "version"][-1] == "init"
+
+
+def test_template_required_version_checked_before_running(fake_packer: FakePacker, project: Path) -> None:
+    tpl = project / "templates" / "web" / "web.pkr.hcl"
+    tpl.write_text('packer {\n  required_version = ">= 1.7.0"\n}\n' + tpl.read_text())
+    with pytest.raises(PackerVersionError) as info:
+        validate("web")
+    assert "1.6.6" in str(info.value)
+    assert fake_packer.calls("validate") == []
+
+
+def test_project_version_pin(fake_packer: FakePacker, project: Path) -> None:
+    with (project / "hybridcore.toml").open("a") as fh:
+        fh.write('\n[packer]\nversion = ">=1.7,<2"\n')
+    with pytest.raises(PackerVersionError):
+        validate("web")
+
+
+def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path) -> None:
+    import threading
+
+    from hybridcore.packer import api
+
+    fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
+    validate(["web", "other"])
+    commands: list[api._Command] = []
+    original = api._Command.__post_init__
+
+    def capture(self: api._Command) -> None:
+        original(self)
+        commands.append(self)
+
+    def interrupt_when_both_ready() -> None:
+        import time
+
+        # Each fake packer writes ready-<pid> once its SIGINT handler is installed.
+        while len(list(fake_packer.dir.glob("ready-*"))) < 2:
+            time.sleep(0.01)
+        commands[-1].cancel.request()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(api._Command, "__post_init__", capture)
+        thread = threading.Thread(target=interrupt_when_both_ready)
+        thread.start()
+        result = build(["web", "other"], parallel=2)
+        thread.join()
+    assert sorted(t.status for t in result.targets) == ["interrupted", "interrupted"]
+    assert sorted(s["signal"] for s in fake_packer.signals()) == ["SIGINT", "SIGINT"]
+    assert len({s["pgid"] for s in fake_packer.signals()}) == 2  # each Packer in its own group
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    from hybridcore.packer.files import atomic_write_json
+
+    target = tmp_path / "record.json"
+    atomic_write_json(target, {"v": 1})
+
+    class Boom:
+        def __str__(self) -> str:
+            raise RuntimeError("serialisation failed half-way")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_json(target, {"v": Boom()})
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
