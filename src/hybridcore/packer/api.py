@@ -55,8 +55,11 @@ class _Command:
         from hybridcore.ids import new_ulid
 
         self.command_id = new_ulid()
+        artmod.git_state.cache_clear()  # provenance must reflect the repository as of this command
         self.env = env_name()
         self.started_at = now_iso()
+        private_dir(self.project.state_dir)
+        private_dir(self.project.state_dir / "runs")
         self.run_root = self.project.state_dir / "runs" / self.command_id
         self.events = EventLog(self.project.state_dir / "logs" / f"{self.command_id}.jsonl", self.command_id)
         self.cancel = Cancel()
@@ -64,6 +67,8 @@ class _Command:
         self._rules: Any = None
         self._preload: threading.Thread | None = None
         self._preload_error: BaseException | None = None
+        self.fail_fast_tripped = False       # targets interrupted by --fail-fast, not by the operator
+        self.extra_warnings: list[str] = []  # appended from worker threads (list.append is atomic)
 
     def preload(self, plans: list[TargetPlan]) -> None:
         """Import what is needed only after Packer exits (state, records, rules) while Packer runs,
@@ -280,7 +285,7 @@ def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, F
         if plan.target.name in diffs:
             cmd.state.record_run({
                 "id": f"{cmd.command_id}/{plan.target.slug}", "kind": "build", "target": plan.target.name,
-                "env": cmd.env, "argv": list(plan.argv), "exit_code": 4, "status": "refused",
+                "env": cmd.env, "argv": plan.redactor.value(list(plan.argv)), "exit_code": 4, "status": "refused",
                 "category": "drift", "retryable": False, "hint": "run validate to trust the new inputs",
                 "started_at": now, "finished_at": now, "run_dir": None, "attempt": 0,
             })
@@ -311,6 +316,7 @@ def _run_targets(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, Finge
                 cmd.events.event("*", "interrupt", logging.WARNING, message="interrupt requested")
                 continue
             if cmd.options.get("fail_fast") and any(f.result().status != "ok" for f in done):
+                cmd.fail_fast_tripped = True
                 cmd.cancel.interrupt.set()
         return [f.result() for f in futures]
 
@@ -321,10 +327,9 @@ def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None
     target = plan.target
     base_dir = private_dir(cmd.run_root / target.slug)
     retries = int(cmd.options.get("retries") or 0)
-    build_cfg = cmd.project.raw.get("build", {})
-    wait = wait_exponential_jitter(multiplier=float(build_cfg.get("backoff_initial", 5.0)),
-                                   max=float(build_cfg.get("backoff_max", 120.0)),
-                                   jitter=float(build_cfg.get("backoff_jitter", 1.0)))
+    proj = cmd.project
+    wait = wait_exponential_jitter(multiplier=proj.backoff_initial, max=proj.backoff_max,
+                                   jitter=proj.backoff_jitter)
 
     def should_retry(a: _AttemptResult) -> bool:
         return a.retryable and a.status != "interrupted" and not cmd.cancel.interrupt.is_set()
@@ -388,7 +393,7 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
         "packer": {"path": cmd.packer.path, "version": cmd.packer.version},
         "hybridcore_version": __version__, "started_at": now_iso(),
     }))
-    cmd.events.event(target.name, "start", attempt=n, argv=list(plan.argv), run_dir=str(run_dir))
+    cmd.events.event(target.name, "start", attempt=n, argv=redact.value(list(plan.argv)), run_dir=str(run_dir))
     if cmd.observer is not None:
         cmd.observer(target.name, "event", f"start:{n}")
     collector = ArtifactCollector()
@@ -431,8 +436,10 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
 
         tampered = SharedCache(cmd.options["cache_dir"]).check(shared)
         if tampered:
-            cmd.events.event(target.name, "cache-tampered", logging.ERROR, entries=tampered,
-                             message="shared cache entries changed during the build; quarantined")
+            message = (f"{target.name}: shared cache entries changed during the build and were quarantined: "
+                       + ", ".join(tampered))
+            cmd.events.event(target.name, "cache-tampered", logging.ERROR, entries=tampered, message=message)
+            cmd.extra_warnings.append(message)
     if cache_dir is not None:
         # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -629,7 +636,9 @@ def _command_result(cmd: _Command, plans: list[TargetPlan], results: list[rec.Ta
                     ) -> rec.CommandResult:
     from hybridcore.packer import records as rec
 
-    worst = max(results, key=lambda r: _SEVERITY.get(r.status, 3))
+    # Targets stopped by --fail-fast are collateral: the command's outcome is the failure that tripped it.
+    judged = [r for r in results if not (cmd.fail_fast_tripped and r.status == "interrupted")] or results
+    worst = max(judged, key=lambda r: _SEVERITY.get(r.status, 3))
     failed = [r for r in results if r.status != "ok"]
     exit_code = 0 if not failed else next((r.exit_code for r in results if r is worst), 1)
     if len(results) == 1:
@@ -655,7 +664,7 @@ def _command_result(cmd: _Command, plans: list[TargetPlan], results: list[rec.Ta
             manifest_path = str(cmd.run_root / "manifest.json")
             atomic_write_json(Path(manifest_path), {"builds": builds, "last_run_uuid": last_uuid})
     artifacts = [a for r in results for a in r.artifacts]
-    warnings = [w for p in plans for w in p.warnings]
+    warnings = [w for p in plans for w in p.warnings] + cmd.extra_warnings
     result = rec.CommandResult(
         command=cmd.kind, command_id=cmd.command_id, env=cmd.env, packer_version=cmd.packer.version,
         exit_code=exit_code, status=worst.status, stdout=stdout, stderr=stderr, manifest_path=manifest_path,

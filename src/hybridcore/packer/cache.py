@@ -234,14 +234,23 @@ class SharedCache:
 
     def prune(self, older_than_days: float) -> list[str]:
         """Remove entries not used for ``older_than_days`` days (and the quarantine of that age)."""
+        from filelock import FileLock
+
         cutoff = time.time() - older_than_days * 86400
         removed = []
+        (self.root / ".locks").mkdir(parents=True, exist_ok=True, mode=0o700)
         for item in self.entries():
-            last = item["last_used"] or (self.root / item["entry"]).stat().st_mtime
-            if last < cutoff:
-                (self.root / item["entry"]).unlink()
-                self._update_index(item["entry"], None)
-                removed.append(item["entry"])
+            # The entry's own lock: a build fetching or linking it right now is not pulled from under.
+            with FileLock(str(self.root / ".locks" / f"{item['entry']}.lock"), timeout=3600):
+                meta = self.index().get(item["entry"], {})
+                path = self.root / item["entry"]
+                if not path.exists():
+                    continue
+                last = meta.get("last_used") or path.stat().st_mtime
+                if last < cutoff:
+                    path.unlink()
+                    self._update_index(item["entry"], None)
+                    removed.append(item["entry"])
         qdir = self.root / ".quarantine"
         if qdir.is_dir():
             for path in qdir.iterdir():

@@ -108,13 +108,13 @@ def _observer(json_mode: bool, multi: bool) -> Callable[[str, str, str], None] |
 
 def exit_code_for(result: CommandResult) -> int:
     statuses = {t.status for t in result.targets}
-    if "interrupted" in statuses:
+    if result.status == "interrupted":
         return EXIT_INTERRUPTED
     if result.exit_code == 0 and statuses <= {"ok"}:
         return EXIT_OK
     if result.retryable:
         return EXIT_RETRYABLE
-    if statuses <= {"ok", "unformatted"}:
+    if statuses <= {"ok", "unformatted"} and result.status == "unformatted":
         return EXIT_UNFORMATTED
     return EXIT_FAILED
 
@@ -171,9 +171,16 @@ def fmt_cmd(targets: TargetsArg = None,
             check: Annotated[bool, typer.Option("--check", help="exit 3 if files need formatting")] = False,
             diff: Annotated[bool, typer.Option("--diff", help="show the changes")] = False,
             recursive: Annotated[bool, typer.Option("--recursive/--no-recursive")] = True,
-            json_mode: JsonOpt = False) -> None:
-    """Format (or with --check, check) the targets' HCL2 templates."""
+            var: VarOpt = None, var_file: VarFileOpt = None, json_mode: JsonOpt = False) -> None:
+    """Format (or with --check, check) the targets' HCL2 templates.
+
+    --var/--var-file are accepted so every command takes the same line; formatting ignores them."""
     from hybridcore.packer import api
+
+    try:
+        _parse_vars(var)  # still reject a malformed --var: the same line must fail the same way
+    except HybridcoreError as exc:
+        _fail(exc, json_mode)
 
     _run(json_mode, lambda: api.fmt(targets or None, check=check, diff=diff, recursive=recursive,
                                     project=_state["project"], observer=_observer(json_mode, False)))

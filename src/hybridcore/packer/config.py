@@ -21,6 +21,12 @@ _TARGET_KEYS = frozenset(
     {"template", "only", "except", "var_files", "vars", "provisioners", "platform", "region", "smoke",
      "timeout", "description"}
 )
+_SECTION_KEYS = {
+    "packer": frozenset({"binary", "version"}),
+    "build": frozenset({"retries", "timeout", "kill_grace", "backoff_initial", "backoff_max", "backoff_jitter"}),
+    "cache": frozenset({"dir"}),
+    "classify": frozenset({"rules"}),
+}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -43,8 +49,14 @@ class Target:
 
     @property
     def slug(self) -> str:
-        """A file-system-safe name for per-target folders."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_.") or "target"
+        """A file-system-safe name for per-target folders, at most 36 characters (run ids are
+        ``<26-char command id>/<slug>`` and must fit 64)."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_.") or "target"
+        if len(slug) > 36:
+            import hashlib
+
+            slug = slug[:27] + "-" + hashlib.sha1(self.name.encode(), usedforsecurity=False).hexdigest()[:8]
+        return slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +70,9 @@ class Project:
     build_timeout: float | None = None
     kill_grace: float = 60.0
     cache_dir: Path | None = None
+    backoff_initial: float = 5.0     # seconds; exponential backoff with jitter between retries
+    backoff_max: float = 120.0
+    backoff_jitter: float = 1.0
     classify_rules: tuple[Mapping[str, Any], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -153,6 +168,12 @@ def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
     cache = _table(raw, "cache", where)
     classify = _table(raw, "classify", where)
     targets_raw = _table(raw, "targets", where)
+    for section, allowed in _SECTION_KEYS.items():
+        unknown = set(_table(raw, section, where)) - allowed
+        if unknown:
+            # A typo such as `retires` would otherwise be ignored silently.
+            raise ConfigError(f"{where}: [{section}] has unknown keys: {', '.join(sorted(unknown))}",
+                              hint=f"known keys: {', '.join(sorted(allowed))}")
 
     targets: dict[str, Target] = {}
     for name, spec in targets_raw.items():
@@ -173,6 +194,9 @@ def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
         build_retries=_int(build, "retries", 0, where),
         build_timeout=_opt_float(build, "timeout", where, "build"),
         kill_grace=_opt_float(build, "kill_grace", where, "build") or 60.0,
+        backoff_initial=_non_negative(build, "backoff_initial", 5.0, where),
+        backoff_max=_non_negative(build, "backoff_max", 120.0, where),
+        backoff_jitter=_non_negative(build, "backoff_jitter", 1.0, where),
         cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
         classify_rules=tuple(rules),
         raw=raw,
@@ -242,6 +266,13 @@ def _opt_float(spec: Mapping[str, Any], key: str, where: str, ctx: str) -> float
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where}: [{ctx}] {key} must be a positive number of seconds")
+    return float(value)
+
+
+def _non_negative(spec: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where}: [build] {key} must be a non-negative number of seconds")
     return float(value)
 
 

@@ -454,7 +454,7 @@ class _Walk:
                 if s_isreg(mode):
                     if entries is not None:
                         value = entries.get(child_path)
-                        if value is not None:
+                        if isinstance(value, str):
                             sig = f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
                             if value.startswith(sig) and value.startswith(PREFIX, len(sig)):
                                 # No pending.pop(): a key seen twice is the same file either way.

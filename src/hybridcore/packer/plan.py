@@ -24,7 +24,7 @@ from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
 Kind = Literal["fmt", "validate", "build"]
 # Variables the wrapper injects when a template declares them; excluded from fingerprints because they
 # describe the run, not the image.
-INJECTED = ("hybridcore_provisioners", "hybridcore_run_dir", "hybridcore_env")
+INJECTED = ("hybridcore_provisioners", "hybridcore_env")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -111,11 +111,11 @@ def plan_target(
     if not target.template.exists():
         raise TemplateNotFound(f"target {target.name!r}: template not found: {target.template}")
     if kind == "fmt":
-        argvs = argmod.fmt_argvs(packer.path, target.template, check=fmt_check, diff=fmt_diff,
-                                 recursive=fmt_recursive, native_recursive=packer.has_fmt_recursive)
-        if not argvs:
+        fmt_lines = argmod.fmt_argvs(packer.path, target.template, check=fmt_check, diff=fmt_diff,
+                                     recursive=fmt_recursive, native_recursive=packer.has_fmt_recursive)
+        if not fmt_lines:
             raise TemplateNotFound(f"target {target.name!r}: no HCL2 files to format under {target.template}")
-        return TargetPlan(kind, target, None, tuple(tuple(a) for a in argvs), SplitVars({}, {}),
+        return TargetPlan(kind, target, None, tuple(tuple(a) for a in fmt_lines), SplitVars({}, {}),
                           Redactor(secret_values(SplitVars({}, {}), base_env)), (), ())
 
     try:
@@ -138,15 +138,17 @@ def plan_target(
         values.setdefault("hybridcore_provisioners", [str(p) for p in explicit])
     if "hybridcore_env" in info.variables:
         values.setdefault("hybridcore_env", env_name())
+    sensitive = info.sensitive_names()
     if info.kind == "json":
-        bad = [n for n, v in values.items() if isinstance(v, Secret)]
+        # Legacy JSON templates read variables only from -var (argv) or {{env}} defaults, never from
+        # PKR_VAR_: a secret value could reach them only on the command line, which is refused.
+        bad = sorted(n for n, v in values.items() if isinstance(v, Secret) or n in sensitive)
         if bad:
             raise TemplateError(
                 f"{target.template}: secret variables {bad} need an HCL2 template",
                 hint="legacy JSON templates take variables only on the command line; migrate with "
                      "'packer hcl2_upgrade' or read the secret with {{env `NAME`}} in the variable default",
             )
-    sensitive = info.sensitive_names()
     split = split_vars(values, sensitive)
     env_defaults = [v.env_default for v in info.variables.values() if v.sensitive and v.env_default]
     env_defaults += [f"PKR_VAR_{n}" for n in sensitive]

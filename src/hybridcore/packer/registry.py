@@ -28,7 +28,7 @@ def new_build_id() -> str:
 
 def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,
                      fingerprint: Fingerprint | None) -> list[rec.ArtifactRecord]:
-    from hybridcore.packer.builders import describe
+    from hybridcore.packer.builders import builder_type_for, describe
 
     git_sha, git_dirty = artmod.git_state(plan.cwd)
     variables = artmod.template_vars(plan.info, plan.split.plain)
@@ -50,7 +50,7 @@ def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,
                      for i in facts.image_ids]
         record = rec.ArtifactRecord(
             build_id=new_build_id(), target=target.name, build_name=raw.build_name,
-            builder_id=raw.builder_id, builder_type=builder_type or facts.platform,
+            builder_id=raw.builder_id, builder_type=builder_type or builder_type_for(raw.builder_id) or "unknown",
             platform=target.platform or facts.platform, region=target.region or facts.region,
             image_ids=image_ids, artifact_id=raw.id,
             files=[rec.ArtifactFile(name=str(plan.cwd / f["name"]), size=f["size"])

@@ -80,7 +80,7 @@ def template_files(path: Path) -> tuple[str, tuple[Path, ...]]:
     if path.is_dir():
         files = sorted(
             p for p in path.iterdir()
-            if p.is_file() and (p.name.endswith((".pkr.hcl", ".pkr.json", ".auto.pkrvars.hcl")))
+            if p.is_file() and p.name.endswith((".pkr.hcl", ".pkr.json", ".auto.pkrvars.hcl", ".auto.pkrvars.json"))
         )
         if not any(p.name.endswith((".pkr.hcl", ".pkr.json")) for p in files):
             raise TemplateNotFound(
@@ -171,6 +171,8 @@ def _load_cached(path: Path, kind: str, cache_dir: Path | None) -> dict[str, Any
 
 
 def _summarise(path: Path, data: bytes, kind: str) -> dict[str, Any]:
+    if path.name.endswith(".pkrvars.json"):
+        return _empty_summary()
     if kind == "json" or path.name.endswith(".pkr.json"):
         try:
             raw = json.loads(data)
@@ -179,7 +181,7 @@ def _summarise(path: Path, data: bytes, kind: str) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise TemplateError(f"{path}: a template must be a JSON object")
         return _summarise_legacy_json(raw) if kind == "json" else _summarise_hcl(raw)
-    if path.name.endswith(".pkrvars.hcl"):
+    if path.name.endswith((".pkrvars.hcl", ".pkrvars.json")):
         return _empty_summary()
     import hcl2  # lazily: lark is slow to import
 

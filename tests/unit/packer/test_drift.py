@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.unit.conftest import FakePacker
 
 from hybridcore.errors import DriftDetected
 from hybridcore.packer import Secret, build, drift, validate
-from tests.unit.conftest import FakePacker
 
 
 def _bump_packer(fake: FakePacker, version: str) -> None:
