@@ -37,7 +37,7 @@ def project(tmp_path: Path) -> Path:
     write(root / "templates" / "base.pkr.hcl", 'source "null" "x" {}\n')
     write(root / "vars" / "dc1.pkrvars.hcl", 'region = "dc1"\n')
     write(root / "scripts" / "harden.sh", "#!/bin/sh\necho hi\n")
-    for i in range(40):  # more than _POOL_MIN_FILES so the thread pool path runs
+    for i in range(40):  # more than _POOL_MIN_FILES, so the pool path can run (see test_pool_and_serial_agree)
         write(root / "ansible" / f"role{i % 4}" / f"task{i}.yml", f"- name: task {i}\n")
     return root
 
@@ -511,3 +511,10 @@ def test_compute_then_diff_itself_is_clean(
     assert a == b
     assert fp.diff(a, b).clean
     assert set(a.files) == {p.relative_to(root).as_posix() for p in written if p.is_file()}
+
+
+def test_pool_and_serial_agree(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serial = fp.compute(inputs_for(project))
+    monkeypatch.setattr(fp, "_POOL_MIN_CPUS", 1)  # force the thread pool on this machine
+    pooled = fp.compute(inputs_for(project))
+    assert pooled == serial
