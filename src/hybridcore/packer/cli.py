@@ -285,8 +285,12 @@ def runs_list(ctx: typer.Context,
 
 @runs_app.command("show")
 def runs_show(run_id: str, json_mode: JsonOpt = True) -> None:
-    """One recorded command as JSON."""
-    row = _with_store(lambda s: s.get_run(run_id), json_mode)
+    """One recorded run as JSON; a command id shows every target of that command."""
+    def lookup(store: Any) -> Any:
+        rows = [r for r in store.list_runs(limit=10_000) if r["id"].split("/", 1)[0] == run_id]
+        return rows if len(rows) > 1 else store.get_run(run_id)
+
+    row = _with_store(lookup, json_mode)
     if row is None:
         _fail(HybridcoreError(f"no run {run_id!r}", hint="list runs with 'hybridcore-packer runs'"), json_mode)
     typer.echo(json.dumps(row, indent=2, default=str))

@@ -99,3 +99,10 @@ def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: P
 def test_fmt_check_exit_3(fake_packer: FakePacker, project: Path) -> None:
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 3})
     assert cli("fmt", "--check", "web", cwd=project).returncode == 3
+
+
+def test_runs_show_command_id_lists_every_target(fake_packer: FakePacker, project: Path) -> None:
+    out = cli("validate", "web", "other", "--json", cwd=project)
+    command_id = json.loads(out.stdout)["command_id"]
+    rows = json.loads(cli("runs", "show", command_id, cwd=project).stdout)
+    assert sorted(r["target"] for r in rows) == ["other", "web"]
