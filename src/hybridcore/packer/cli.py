@@ -439,6 +439,12 @@ def main(argv: list[str] | None = None) -> None:
         # Reached only when no command was running (the API turns Ctrl-C into a recorded interruption).
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:
+        # The machine, not the code: a read-only project folder, a full disk, a vanished file.
+        where = f" ({exc.filename})" if exc.filename else ""
+        sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
+                         "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -106,3 +106,10 @@ def test_runs_show_command_id_lists_every_target(fake_packer: FakePacker, projec
     command_id = json.loads(out.stdout)["command_id"]
     rows = json.loads(cli("runs", "show", command_id, cwd=project).stdout)
     assert sorted(r["target"] for r in rows) == ["other", "web"]
+
+
+def test_unwritable_state_folder_is_a_clear_error(fake_packer: FakePacker, project: Path) -> None:
+    (project / ".hybridcore").write_text("a file where the state folder should be")
+    out = cli("validate", "web", cwd=project)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "hint:" in out.stderr and ".hybridcore" in out.stderr
