@@ -245,6 +245,8 @@ def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
     try:
         # A corrupt or too-new state store must stop the command before Packer runs (cheap check).
         cmd.state.get_trusted(plans[0].target.name, cmd.env)
+        if cmd.project.classify_rules:
+            cmd.classify("", 1)  # a bad [[classify.rules]] entry is a ConfigError now, not after Packer ran
         for plan in plans:
             for warning in plan.warnings:
                 cmd.events.event(plan.target.name, "warning", logging.WARNING, message=warning)
@@ -301,7 +303,8 @@ def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, F
 def _run_targets(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, Fingerprint],
                  ) -> list[rec.TargetResult]:
     requested = cmd.options.get("parallel")
-    workers = min(len(plans), requested or (os.cpu_count() or 1)) if cmd.kind == "build" else 1
+    # fmt rewrites files in place and is instant: serial. validate and build run targets in parallel.
+    workers = min(len(plans), requested or (os.cpu_count() or 1)) if cmd.kind != "fmt" else 1
     workers = max(1, workers)
     with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridcore-target") as pool:
         futures = [pool.submit(_run_target, cmd, plan, fps.get(plan.target.name)) for plan in plans]

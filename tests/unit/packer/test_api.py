@@ -330,3 +330,25 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
         atomic_write_json(target, {"v": Boom()})
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_bad_user_classify_rule_refused_before_running(fake_packer: FakePacker, project: Path) -> None:
+    from hybridcore.errors import ConfigError
+
+    with (project / "hybridcore.toml").open("a") as fh:
+        fh.write("\n[[classify.rules]]\nid = \"x\"\npattern = \"(unclosed\"\ncategory = \"network\"\n"
+                 "retryable = true\nhint = \"h\"\n")
+    with pytest.raises(ConfigError):
+        validate("web")
+    assert fake_packer.calls("validate") == []
+
+
+def test_user_classify_rule_applies(fake_packer: FakePacker, project: Path) -> None:
+    with (project / "hybridcore.toml").open("a") as fh:
+        fh.write("\n[[classify.rules]]\nid = \"corp-proxy\"\npattern = \"proxy authentication required\"\n"
+                 "category = \"network\"\nretryable = true\nhint = \"log in to the proxy\"\n")
+    fake_packer.script(version="1.6.6", validate={"stdout": "Error: 407 Proxy Authentication Required\n",
+                                                  "exit": 1})
+    result = validate("web")
+    assert result.retryable is True
+    assert result.classification.rule == "corp-proxy" and result.classification.hint == "log in to the proxy"
