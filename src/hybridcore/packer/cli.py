@@ -8,6 +8,8 @@ Human output streams Packer's progress live; ``--json`` prints only the response
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -433,18 +435,33 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
+    code = _dispatch(argv)
+    # Every record is written and closed by now; skip the interpreter's teardown of SQLAlchemy and
+    # pydantic (~0.15 s, measured) when running as the console script. Library callers never get here.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    if argv is None:
+        os._exit(code)
+    sys.exit(code)
+
+
+def _dispatch(argv: list[str] | None) -> int:
     try:
-        app(args=argv, prog_name="hybridcore-packer")
+        app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         # Reached only when no command was running (the API turns Ctrl-C into a recorded interruption).
         sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except OSError as exc:
         # The machine, not the code: a read-only project folder, a full disk, a vanished file.
         where = f" ({exc.filename})" if exc.filename else ""
         sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
                          "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

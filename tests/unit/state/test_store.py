@@ -432,3 +432,51 @@ def test_processes_write_concurrently(tmp_path: Path) -> None:
         p.join(timeout=120)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     _check_all_written(url, 4)
+
+
+def test_hot_writes_on_a_healthy_file_skip_sqlalchemy(tmp_path: Path) -> None:
+    """The CLI's per-command writes go through stdlib sqlite3 and land exactly as the full path reads them."""
+    import subprocess
+    import sys
+    import textwrap
+
+    db = tmp_path / "state.db"
+    seed = StateStore(f"sqlite:///{db}")
+    seed.record_run({"id": "seed", "kind": "validate"})  # creates the schema (full path)
+    seed.close()
+    code = textwrap.dedent(f"""
+        import sys
+        from hybridcore.state import StateStore
+        s = StateStore("sqlite:///{db}")
+        s.record_run({{"id": "C1/web", "kind": "build", "target": "web", "env": "dev", "argv": ["packer", "build"]}})
+        s.record_run({{"id": "C1/web", "status": "ok", "exit_code": 0, "retryable": False}})
+        s.set_trusted("web", "dev", "blake3:aa", {{"files": {{"a": "b"}}}}, trusted_by="C1/web", reason="build")
+        s.set_trusted("web", "dev", "blake3:bb", {{"files": {{}}}}, trusted_by="C1/web", reason="validate")
+        s.record_manifest("C1/web", "web", {{"builds": []}}, "/m.json")
+        s.record_artifact({{"build_id": "B1", "target": "web", "provenance": {{"command_id": "C1", "env": "dev"}}}})
+        assert s.get_trusted("web", "dev")["digest"] == "blake3:bb"
+        print("sqlalchemy" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    full = StateStore(f"sqlite:///{db}")
+    run = full.get_run("C1/web")
+    assert run is not None and run["status"] == "ok" and run["exit_code"] == 0 and run["retryable"] is False
+    assert run["argv"] == ["packer", "build"] and run["kind"] == "build"
+    trusted = full.get_trusted("web", "dev")
+    assert trusted is not None and trusted["reason"] == "validate" and trusted["entries"] == {"files": {}}
+    assert full.get_manifests("C1/web")[0]["manifest"] == {"builds": []}
+    assert full.get_artifact("B1") == {"build_id": "B1", "target": "web",
+                                       "provenance": {"command_id": "C1", "env": "dev"}}
+    full.close()
+
+
+def test_hot_write_of_a_manifest_for_an_unknown_run_is_a_state_error(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    seed = StateStore(f"sqlite:///{db}")
+    seed.record_run({"id": "seed", "kind": "validate"})
+    seed.close()
+    fresh = StateStore(f"sqlite:///{db}")
+    with pytest.raises(StateError):
+        fresh.record_manifest("nope", "web", {}, "/m.json")
+    assert fresh._engine is None  # the refusal came from the sqlite3 path
