@@ -1,9 +1,11 @@
 """The state store: command runs, trusted input digests, manifests and artifact records.
 
 One class over SQLAlchemy Core so a PostgreSQL URL works as well as the default SQLite file. SQLAlchemy
-costs ~0.3 s to import, so it is imported only when the engine is first needed; the hot read of the
-``drift`` command (``get_trusted`` on an up-to-date SQLite file) is served by the stdlib ``sqlite3``
-driver without it and falls back to the full path whenever anything is unusual.
+costs ~0.3 s to import, so it is imported only when the engine is first needed: the hot single-row
+statements every command makes (``get_trusted``, ``record_run``, ``set_trusted``, ``record_manifest``,
+``record_artifact``) go through the stdlib ``sqlite3`` driver on an existing SQLite file already at the
+current schema in WAL mode, with the same SQL semantics, and fall back to the full path whenever
+anything is unusual (creation, migration, refusal, other databases).
 
 SQLite concurrency: WAL (readers never block the writer), ``busy_timeout`` so a busy writer is waited for,
 and every write transaction starts with ``BEGIN IMMEDIATE`` so two writers never both hold a read snapshot
