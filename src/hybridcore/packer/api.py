@@ -35,7 +35,7 @@ from hybridcore.packer.process import run as run_process
 if TYPE_CHECKING:  # typing only: these load lazily to keep start-up lean
     from hybridcore.packer import records as rec
     from hybridcore.packer.failures import Classification
-    from hybridcore.packer.fingerprint import Fingerprint
+    from hybridcore.packer.fingerprint import DriftDiff, Fingerprint
     from hybridcore.state import StateStore
 
 Observer = Callable[[str, str, str], None]        # (target, stream, redacted line)
@@ -193,7 +193,12 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     store = StateStore.for_root(proj.root)
     try:
         env = env_name()
-        return [_drift_report(proj, store, env, packer, plan) for plan in plans]
+        reports = []
+        for plan, current in zip(plans, fingerprints_of(proj, packer, plans, env), strict=True):
+            trusted, d = _compare(store, plan.target.name, env, current)
+            reports.append(DriftReport(plan.target.name, env, current.digest,
+                                       trusted.digest if trusted else None, d.to_dict(), d.clean, d.summary()))
+        return reports
     finally:
         store.close()
 
@@ -210,35 +215,36 @@ def _setup(project: Project | str | Path | None, targets: str | Sequence[str] | 
     return proj, packer, chosen
 
 
-def fingerprint_of(proj: Project, packer: binmod.PackerBinary, plan: TargetPlan, env: str) -> Fingerprint:
+def fingerprints_of(proj: Project, packer: binmod.PackerBinary, plans: Sequence[TargetPlan],
+                    env: str) -> list[Fingerprint]:
+    """Each plan's fingerprint, in order, through one stat cache (loaded and saved once per command)."""
     from hybridcore.packer import fingerprint as fp
 
-    assert plan.info is not None
-    inputs = fp.FingerprintInputs(
-        root=proj.root,
-        files=tuple(plan.info.files) + plan.var_files,
-        assets=plan.provisioners + plan.info.assets,
-        vars=plan.fingerprint_vars(),
-        meta={"only": ",".join(plan.target.only), "except": ",".join(plan.target.except_),
-              "packer_version": packer.version, "env": env},
-    )
     cache = fp.StatCache(proj.state_dir / "statcache.json")
+    out = []
     try:
-        return fp.compute(inputs, cache=cache)
+        for plan in plans:
+            assert plan.info is not None
+            out.append(fp.compute(fp.FingerprintInputs(
+                root=proj.root,
+                files=tuple(plan.info.files) + plan.var_files,
+                assets=plan.provisioners + plan.info.assets,
+                vars=plan.fingerprint_vars(),
+                meta={"only": ",".join(plan.target.only), "except": ",".join(plan.target.except_),
+                      "packer_version": packer.version, "env": env},
+            ), cache=cache))
+        return out
     finally:
         cache.save()
 
 
-def _drift_report(proj: Project, store: StateStore, env: str, packer: binmod.PackerBinary,
-                  plan: TargetPlan) -> DriftReport:
+def _compare(store: StateStore, target: str, env: str, current: Fingerprint) -> tuple[Fingerprint | None, DriftDiff]:
+    """The trusted fingerprint of (target, env), if any, and how ``current`` differs from it."""
     from hybridcore.packer import fingerprint as fp
 
-    current = fingerprint_of(proj, packer, plan, env)
-    trusted_row = store.get_trusted(plan.target.name, env)
-    trusted = fp.Fingerprint.from_entries(trusted_row["digest"], trusted_row["entries"]) if trusted_row else None
-    d = fp.diff(trusted, current)
-    return DriftReport(plan.target.name, env, current.digest, trusted.digest if trusted else None,
-                       d.to_dict(), d.clean, d.summary())
+    row = store.get_trusted(target, env)
+    trusted = fp.Fingerprint.from_entries(row["digest"], row["entries"]) if row else None
+    return trusted, fp.diff(trusted, current)
 
 
 def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
@@ -252,7 +258,8 @@ def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
                 cmd.events.event(plan.target.name, "warning", logging.WARNING, message=warning)
         fingerprints: dict[str, Fingerprint] = {}
         if cmd.kind in ("validate", "build"):
-            fingerprints = {p.target.name: fingerprint_of(cmd.project, cmd.packer, p, cmd.env) for p in plans}
+            fingerprints = {p.target.name: f for p, f in
+                            zip(plans, fingerprints_of(cmd.project, cmd.packer, plans, cmd.env), strict=True)}
         if cmd.kind == "build":
             _refuse_on_drift(cmd, plans, fingerprints)
         if cmd.kind == "build" and cmd.options["use_cache"]:
@@ -265,15 +272,11 @@ def _execute(cmd: _Command, plans: list[TargetPlan]) -> rec.CommandResult:
 
 
 def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, Fingerprint]) -> None:
-    from hybridcore.packer import fingerprint as fp
-
     diffs: dict[str, Any] = {}
     summaries: list[str] = []
     for plan in plans:
         name = plan.target.name
-        row = cmd.state.get_trusted(name, cmd.env)
-        trusted = fp.Fingerprint.from_entries(row["digest"], row["entries"]) if row else None
-        d = fp.diff(trusted, fps[name])
+        trusted, d = _compare(cmd.state, name, cmd.env, fps[name])
         if not d.clean:
             diffs[name] = d.to_dict()
             summaries.append(f"{name} ({cmd.env}):\n" + "\n".join("  " + s for s in d.summary().splitlines()))
