@@ -285,15 +285,15 @@ def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, F
                              trusted_digest=trusted.digest if trusted else None)
     if not diffs:
         return
+    from hybridcore.packer.failures import Classification
+
+    refused = Classification(retryable=False, category="drift", hint="run validate to trust the new inputs",
+                             rule="drift")
     now = now_iso()
     for plan in plans:
         if plan.target.name in diffs:
-            cmd.state.record_run({
-                "id": f"{cmd.command_id}/{plan.target.slug}", "kind": "build", "target": plan.target.name,
-                "env": cmd.env, "argv": plan.redactor.value(list(plan.argv)), "exit_code": 4, "status": "refused",
-                "category": "drift", "retryable": False, "hint": "run validate to trust the new inputs",
-                "started_at": now, "finished_at": now, "run_dir": None, "attempt": 0,
-            })
+            cmd.state.record_run(_run_row(cmd, plan, 0, None, status="refused", exit_code=4,
+                                          classification=refused, finished_at=now))
     raise DriftDetected(
         "build refused: inputs differ from what was last trusted for "
         + ", ".join(sorted(diffs)) + f" in env {cmd.env!r}\n" + "\n".join(summaries),
@@ -577,7 +577,7 @@ def _fallback_uuid() -> str:
     return str(uuid.uuid4())
 
 
-def _run_row(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path, *, status: str,
+def _run_row(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path | None, *, status: str,
              exit_code: int | None = None, classification: Classification | None = None,
              finished_at: str | None = None) -> dict[str, Any]:
     return {
@@ -586,7 +586,8 @@ def _run_row(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path, *, status: 
         "status": status, "category": classification.category if classification else None,
         "retryable": classification.retryable if classification else None,
         "hint": classification.hint if classification else None,
-        "started_at": cmd.started_at, "finished_at": finished_at, "run_dir": str(run_dir), "attempt": n,
+        "started_at": cmd.started_at, "finished_at": finished_at,
+        "run_dir": str(run_dir) if run_dir is not None else None, "attempt": n,
     }
 
 
