@@ -210,28 +210,28 @@ def build_cmd(
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="shared download cache folder")] = None,
     retries: Annotated[int | None, typer.Option("--retries", min=0, help="re-runs of retryable failures")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="interrupt other targets on failure")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001, help="seconds per target")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001, help="seconds per Packer run")] = None,
     json_mode: JsonOpt = False,
 ) -> None:
     """Build the targets (refused with exit 4 when inputs drifted since validate)."""
     from hybridcore.packer import api
 
+    def call(observer: Callable[[str, str, str], None] | None) -> CommandResult:
+        return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
+                         parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
+                         fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=observer)
+
     def go() -> CommandResult:
-        observer = _observer(json_mode, len(targets or []) != 1)
         console = _console()
         live = not json_mode and console.is_terminal and (parallel or 0) > 1 and len(targets or []) != 1
         if not live:
-            return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
-                             parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
-                             fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=observer)
+            return call(_observer(json_mode, len(targets or []) != 1))
         from hybridcore.packer.config import load_project
         from hybridcore.packer.progress import LiveView
 
         names = [t.name for t in load_project(_state["project"]).resolve(targets or None)]
         with LiveView(console, names) as view:
-            return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
-                             parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
-                             fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=view)
+            return call(view)
 
     _run(json_mode, go)
 
