@@ -360,6 +360,12 @@ def _run_target(cmd: _Command, plan: TargetPlan, fingerprint: Fingerprint | None
     return _finish_target(cmd, plan, fingerprint, attempts, base_dir)
 
 
+def _timeout(cmd: _Command, target: Target) -> float | None:
+    """Seconds one Packer run may take: --timeout, else the target's, else [build] timeout."""
+    value: float | None = cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout
+    return value
+
+
 def _interruptible_sleep(cancel: Cancel, seconds: float) -> None:
     # A Ctrl-C during the backoff ends the wait at once; the retry predicate then stops retrying.
     cancel.interrupt.wait(seconds)
@@ -413,29 +419,26 @@ def _attempt(cmd: _Command, plan: TargetPlan, n: int, run_dir: Path) -> _Attempt
         if cmd.observer is not None:
             cmd.observer(target.name, stream, line)
 
-    outcome: ProcessOutcome | None = None
     outcomes: list[ProcessOutcome] = []
     worst = 0
     for i, argv in enumerate(plan.argvs):
-        if cmd.cancel.interrupt.is_set() and outcome is not None:
+        if cmd.cancel.interrupt.is_set() and outcomes:
             break
-        outcome = run_process(ProcessRequest(
+        step = run_process(ProcessRequest(
             argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
             stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line,
-            timeout=cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout,
-            interrupt_grace=cmd.project.kill_grace, cancel=cmd.cancel, packer_log=run_dir / "packer.log",
+            timeout=_timeout(cmd, target), interrupt_grace=cmd.project.kill_grace, cancel=cmd.cancel,
+            packer_log=run_dir / "packer.log",
             append=i > 0,
         ))
-        outcomes.append(outcome)
-        if outcome.exit_code != 0 and (worst in (0, 3)):
-            worst = outcome.exit_code
-        if outcome.status in ("interrupted", "timeout"):
+        outcomes.append(step)
+        if step.exit_code != 0 and (worst in (0, 3)):
+            worst = step.exit_code
+        if step.status in ("interrupted", "timeout"):
             break
-        if outcome.exit_code != 0 and cmd.kind != "fmt":
+        if step.exit_code != 0 and cmd.kind != "fmt":
             break  # `packer init` failed: the main command would only fail again
-    assert outcome is not None
-    if len(outcomes) > 1:
-        outcome = _merge(outcomes)
+    outcome = outcomes[0] if len(outcomes) == 1 else _merge(outcomes)
     shutil.rmtree(tmpdir, ignore_errors=True)
     if shared:
         from hybridcore.packer.cache import SharedCache
@@ -534,7 +537,7 @@ def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: in
     if status == "interrupted":
         return interrupted()
     if status == "timeout":
-        return timed_out(cmd.options.get("timeout") or target.timeout or cmd.project.build_timeout or 0)
+        return timed_out(_timeout(cmd, target) or 0)
     if status == "unformatted":
         return Classification(retryable=False, category="unformatted",
                                  hint="run 'hybridcore-packer fmt' to rewrite the files (see -diff)",
