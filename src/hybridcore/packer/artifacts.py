@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.packer.machine import RawArtifact
-from hybridcore.packer.templates import TemplateInfo, interpolate, literal
+from hybridcore.packer.templates import TemplateInfo, interpolate
 
 
 def distinct(raw: Iterable[RawArtifact]) -> list[RawArtifact]:
@@ -94,11 +94,3 @@ def template_vars(info: TemplateInfo | None, plain_vars: Mapping[str, str]) -> d
             if name in plain_vars:
                 values[name] = plain_vars[name]
     return values
-
-
-def region_hint(attrs: Mapping[str, Any], variables: Mapping[str, str]) -> str | None:
-    for key in ("region", "location", "datacenter", "zone"):
-        value = literal(attrs.get(key), variables)
-        if value:
-            return value
-    return None

@@ -66,7 +66,3 @@ def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,
                          builder_id=record.builder_id, image_ids=record.image_ids, at=now_iso())
         out.append(record)
     return out
-
-
-def artifact_path(root: Path, build_id: str) -> Path:
-    return root / "artifacts" / f"{build_id}.json"

@@ -19,7 +19,6 @@ from typing import Any
 from hybridcore.errors import TemplateError, TemplateNotFound
 
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
-_PURE_EXPR = re.compile(r"^\$\{(.*)\}$", re.S)
 _PATH_ROOT = re.compile(r"\$\{\s*path\.root\s*\}")
 _PARSER_VERSION = "2"  # bump when the normalised shape below changes, to invalidate the cache
 
@@ -313,16 +312,3 @@ def interpolate(value: str, workdir: Path, variables: Mapping[str, str]) -> str 
     text = re.sub(r"\$\{\s*var\.([A-Za-z0-9_-]+)\s*\}",
                   lambda m: variables.get(m.group(1), m.group(0)), text)
     return None if "${" in text else text
-
-
-def literal(value: Any, variables: Mapping[str, str] | None = None) -> str | None:
-    """A template attribute as a plain string when it is one (or is ``${var.x}`` with x known)."""
-    if not isinstance(value, str):
-        return None
-    m = _PURE_EXPR.match(value)
-    if not m:
-        return value if "${" not in value else None
-    expr = m.group(1).strip()
-    if variables is not None and expr.startswith("var.") and expr[4:] in variables:
-        return variables[expr[4:]]
-    return None
