@@ -42,6 +42,7 @@ bench: venv
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/parallel.py
+	$(BIN)/python bench/state_stress.py
 
 schemas: venv
 	$(BIN)/python -m hybridcore.packer.schemas schemas

@@ -63,8 +63,9 @@ def sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") or path.startswith("file:") else Path(path)
 
 
-def _check_sqlite_file(path: Path) -> None:
-    """Refuse a file that is plainly not (or no longer) a whole SQLite database, before SQLite opens it."""
+def _check_sqlite_header(path: Path) -> None:
+    """Refuse a file that is plainly not (or no longer) a whole SQLite database. Only ever called
+    through :func:`_sqlite_holder`, never while this process holds a connection to the file."""
     try:
         size = path.stat().st_size
         if size == 0:
@@ -88,6 +89,48 @@ def _check_sqlite_file(path: Path) -> None:
             and not path.with_name(path.name + "-wal").exists()):
         raise StateError(f"state database {path} is truncated ({size} bytes, header says "
                          f"{pages * page_size})", hint=_MOVE_ASIDE)
+
+
+class _SqliteFiles:
+    """Who in this process holds the SQLite file open, so nothing outside SQLite ever touches it then.
+
+    Closing *any* descriptor of a file drops every POSIX lock the process holds on it (SQLite's "How To
+    Corrupt An SQLite Database File", 2.2): a plain ``open()``/``close()`` of ``state.db`` while another
+    thread holds a SQLite lock lets other processes write over each other. So the header check runs only
+    while no connection or engine of this process has the file open, under one process-wide lock, and
+    every connection (fast path) and engine (full path) registers as a holder before it opens the file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: dict[str, int] = {}
+
+    def acquire(self, path: Path) -> None:
+        """Check the header if nobody here holds the file, then count one more holder."""
+        key = os.path.abspath(path)
+        with self._lock:
+            if not self._holders.get(key):
+                _check_sqlite_header(path)
+            self._holders[key] = self._holders.get(key, 0) + 1
+
+    def release(self, path: Path) -> None:
+        key = os.path.abspath(path)
+        with self._lock:
+            left = self._holders.get(key, 0) - 1
+            if left > 0:
+                self._holders[key] = left
+            else:
+                self._holders.pop(key, None)
+
+    def reset_after_fork(self) -> None:
+        # A forked child inherits the counts but none of the parent's locks or threads.
+        self._lock = threading.Lock()
+        self._holders = {}
+
+
+_FILES = _SqliteFiles()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_FILES.reset_after_fork)
 
 
 def _create_private_file(path: Path) -> None:
@@ -156,7 +199,7 @@ class StateStore:
                 try:
                     self._open(engine)
                 except BaseException:
-                    engine.dispose()
+                    self._dispose(engine)
                     raise
                 self._engine, self._pid = engine, os.getpid()
             return self._engine
@@ -173,9 +216,14 @@ class StateStore:
             except Exception as exc:
                 raise StateError(f"cannot use state database URL {self._display_url()}: {exc}",
                                  hint=f"fix {STATE_URL_ENV} (a SQLAlchemy URL)") from exc
-        _check_sqlite_file(self._path)
-        _create_private_file(self._path)
-        engine = create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
+        _FILES.acquire(self._path)  # the engine holds the file until _dispose
+        try:
+            _create_private_file(self._path)
+            engine = create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_S,
+                                                           "check_same_thread": False})
+        except BaseException:
+            _FILES.release(self._path)
+            raise
 
         def on_connect(dbapi_conn: Any, _record: Any) -> None:
             # Let our "begin" hook emit BEGIN itself instead of pysqlite's implicit, deferred one.
@@ -351,10 +399,15 @@ class StateStore:
             raise StateError(f"{self._display_url()} lost its schema version", hint=_MOVE_ASIDE)
         return version
 
+    def _dispose(self, engine: Engine) -> None:
+        engine.dispose()
+        if self._path is not None:
+            _FILES.release(self._path)
+
     def close(self) -> None:
         with self._lock:
             if self._engine is not None:
-                self._engine.dispose()
+                self._dispose(self._engine)
                 self._engine = None
 
     def __enter__(self) -> StateStore:
@@ -476,13 +529,17 @@ class StateStore:
         if self._engine is not None or path is None:
             return None
         try:
-            _check_sqlite_file(path)
             if not path.is_file() or path.stat().st_size == 0:
                 return None
+            _FILES.acquire(path)  # released in _fast_close
+        except (StateError, OSError):
+            return None
+        try:
             # mode=rw: never create the file here; isolation_level=None: we issue BEGIN ourselves.
             conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=rw", uri=True,
                                    timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except (StateError, OSError, sqlite3.Error):
+        except sqlite3.Error:
+            _FILES.release(path)
             return None
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -495,8 +552,15 @@ class StateStore:
                 return conn
         except (sqlite3.Error, ValueError):
             pass
-        conn.close()  # closing rolls back the open transaction
+        self._fast_close(conn)  # closing rolls back the open transaction
         return None
+
+    def _fast_close(self, conn: Any) -> None:
+        try:
+            conn.close()
+        finally:
+            assert self._path is not None
+            _FILES.release(self._path)
 
     @contextmanager
     def _fast(self, *, write: bool) -> Iterator[Any]:
@@ -516,7 +580,7 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"state write failed on {self._display_url()}: {exc}", hint=_MOVE_ASIDE) from exc
         finally:
-            conn.close()  # without COMMIT this rolls back
+            self._fast_close(conn)  # without COMMIT this rolls back
 
     def _fast_get_trusted(self, target: str, env: str) -> dict[str, Any] | object | None:
         """Read one trust row with stdlib sqlite3, or ``_MISS`` to take the full (SQLAlchemy) path."""
