@@ -16,11 +16,11 @@ from hybridcore.errors import (
     TemplateNotFound,
     UnknownTarget,
 )
-from hybridcore.packer.environment import Secret
+from hybridcore.packer.secrets import Secret
 
 if TYPE_CHECKING:
     from hybridcore.packer.api import build, drift, fmt, validate
-    from hybridcore.packer.failures import Classification, classify
+    from hybridcore.packer.classify import Classification, classify
     from hybridcore.packer.records import ArtifactRecord, CommandResult
 
 __all__ = [
@@ -46,8 +46,8 @@ __all__ = [
 
 _LAZY = {
     "build": "hybridcore.packer.api", "fmt": "hybridcore.packer.api", "validate": "hybridcore.packer.api",
-    "drift": "hybridcore.packer.api", "classify": "hybridcore.packer.failures",
-    "Classification": "hybridcore.packer.failures", "CommandResult": "hybridcore.packer.records",
+    "drift": "hybridcore.packer.api", "classify": "hybridcore.packer.classify",
+    "Classification": "hybridcore.packer.classify", "CommandResult": "hybridcore.packer.records",
     "ArtifactRecord": "hybridcore.packer.records",
 }
 

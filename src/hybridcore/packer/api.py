@@ -25,16 +25,16 @@ from hybridcore.logs import EventLog, now_iso
 from hybridcore.packer import artifacts as artmod
 from hybridcore.packer import binary as binmod
 from hybridcore.packer.config import Project, Target, load_project
-from hybridcore.packer.environment import prepare_env
 from hybridcore.packer.files import atomic_write_json, private_dir
-from hybridcore.packer.machine import ArtifactCollector, RawArtifact, parse_line
+from hybridcore.packer.machine_readable import ArtifactCollector, RawArtifact, parse_line
 from hybridcore.packer.plan import Kind, TargetPlan, env_name, plan_target
 from hybridcore.packer.process import Cancel, ProcessOutcome, ProcessRequest
 from hybridcore.packer.process import run as run_process
+from hybridcore.packer.secrets import prepare_env
 
 if TYPE_CHECKING:  # typing only: these load lazily to keep start-up lean
     from hybridcore.packer import records as rec
-    from hybridcore.packer.failures import Classification
+    from hybridcore.packer.classify import Classification
     from hybridcore.packer.fingerprint import DriftDiff, Fingerprint
     from hybridcore.state import StateStore
 
@@ -110,7 +110,7 @@ class _Command:
         return self._state
 
     def classify(self, output: str, exit_code: int) -> Classification:
-        from hybridcore.packer.failures import classify, load_rules
+        from hybridcore.packer.classify import classify, load_rules
 
         if self._rules is None:
             self._rules = load_rules(self.project.classify_rules)
@@ -285,7 +285,7 @@ def _refuse_on_drift(cmd: _Command, plans: list[TargetPlan], fps: Mapping[str, F
                              trusted_digest=trusted.digest if trusted else None)
     if not diffs:
         return
-    from hybridcore.packer.failures import Classification
+    from hybridcore.packer.classify import Classification
 
     refused = Classification(retryable=False, category="drift", hint="run validate to trust the new inputs",
                              rule="drift")
@@ -532,7 +532,7 @@ def _merge(outcomes: list[ProcessOutcome]) -> ProcessOutcome:
 
 def _classify(cmd: _Command, outcome: ProcessOutcome, status: str, exit_code: int,
               target: Target) -> Classification:
-    from hybridcore.packer.failures import Classification, interrupted, timed_out
+    from hybridcore.packer.classify import Classification, interrupted, timed_out
 
     if status == "interrupted":
         return interrupted()

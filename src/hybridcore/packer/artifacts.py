@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridcore.packer.machine import RawArtifact
+from hybridcore.packer.machine_readable import RawArtifact
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 

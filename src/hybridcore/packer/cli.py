@@ -78,7 +78,7 @@ def _main(
 
 
 def _parse_vars(items: list[str] | None) -> dict[str, str]:
-    from hybridcore.packer.environment import parse_var_assignment
+    from hybridcore.packer.secrets import parse_var_assignment
 
     return dict(parse_var_assignment(item) for item in items or [])
 
@@ -86,7 +86,7 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
 def _observer(json_mode: bool, multi: bool) -> Callable[[str, str, str], None] | None:
     if json_mode:
         return None
-    from hybridcore.packer.machine import parse_line, ui_text
+    from hybridcore.packer.machine_readable import parse_line, ui_text
 
     out = _console()
 

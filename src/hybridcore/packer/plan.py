@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hybridcore.errors import ConfigError, MalformedVar, TemplateError, TemplateNotFound
-from hybridcore.packer import args as argmod
+from hybridcore.packer import argv as argmod
 from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
-from hybridcore.packer.environment import Redactor, Secret, SplitVars, secret_values, split_vars
+from hybridcore.packer.secrets import Redactor, Secret, SplitVars, secret_values, split_vars
 from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
 
 Kind = Literal["fmt", "validate", "build"]

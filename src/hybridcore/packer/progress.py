@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hybridcore.packer.machine import parse_line, ui_text
+from hybridcore.packer.machine_readable import parse_line, ui_text
 
 if TYPE_CHECKING:
     from rich.console import Console

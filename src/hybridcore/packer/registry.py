@@ -28,7 +28,7 @@ def new_build_id() -> str:
 
 def record_artifacts(cmd: _Command, plan: TargetPlan, attempt: _AttemptResult,
                      fingerprint: Fingerprint | None) -> list[rec.ArtifactRecord]:
-    from hybridcore.packer.builders import builder_type_for, describe
+    from hybridcore.packer.artifact_facts import builder_type_for, describe
 
     git_sha, git_dirty = artmod.git_state(plan.cwd)
     variables = artmod.template_vars(plan.info, plan.split.plain)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hybridcore.errors import ConfigError
-from hybridcore.packer.failures import (
+from hybridcore.packer.classify import (
     CATEGORIES,
     OK,
     Classification,

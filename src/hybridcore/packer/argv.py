@@ -2,7 +2,7 @@
 
 Fixed flag order: global flags, command flags, ``-only``/``-except``, ``-var-file`` in the order given,
 ``-var`` sorted by name, then the template. Var files come before ``-var`` so that explicit values win.
-Secret values never reach these functions: they travel as ``PKR_VAR_<name>`` (see environment.py).
+Secret values never reach these functions: they travel as ``PKR_VAR_<name>`` (see secrets.py).
 """
 
 from __future__ import annotations

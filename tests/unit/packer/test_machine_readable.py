@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hybridcore.packer.machine import (
+from hybridcore.packer.machine_readable import (
     ArtifactCollector,
     MachineLine,
     RawArtifact,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hybridcore.errors import MalformedVar
-from hybridcore.packer.environment import (
+from hybridcore.packer.secrets import (
     REDACTED,
     Redactor,
     Secret,

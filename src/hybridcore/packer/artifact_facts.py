@@ -2,7 +2,7 @@
 
 Packer reports every artifact as ``builder-id``/``id``/``string``/``files``; what those mean depends on
 the builder (an AMI map, an Azure resource ID, a VM name, a list of disk files...). ``describe`` turns one
-:class:`~hybridcore.packer.machine.RawArtifact` plus the attributes of the template's source block into
+:class:`~hybridcore.packer.machine_readable.RawArtifact` plus the attributes of the template's source block into
 :class:`ArtifactFacts`: the platform, a region when one can be known, and the image identifiers.
 
 Each builder family is one small function in :data:`BUILDER_PARSERS`. The formats were taken from the
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from hybridcore.packer.machine import RawArtifact
+from hybridcore.packer.machine_readable import RawArtifact
 
 __all__ = [
     "BUILDER_IDS",

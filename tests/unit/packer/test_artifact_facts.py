@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hybridcore.packer.builders import (
+from hybridcore.packer.artifact_facts import (
     BUILDER_IDS,
     BUILDER_PARSERS,
     ArtifactFacts,
     builder_type_for,
     describe,
 )
-from hybridcore.packer.machine import RawArtifact
+from hybridcore.packer.machine_readable import RawArtifact
 
 pytestmark = pytest.mark.unit
 
@@ -273,7 +273,7 @@ def test_var_loops_and_odd_values_are_unknown() -> None:
 
 
 def test_parser_exception_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    import hybridcore.packer.builders as b
+    import hybridcore.packer.artifact_facts as b
 
     def boom(raw: RawArtifact, source: Any) -> ArtifactFacts:
         raise RuntimeError("bug")

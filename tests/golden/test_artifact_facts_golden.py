@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from hybridcore.packer.builders import describe
-from hybridcore.packer.machine import ArtifactCollector, parse_line
+from hybridcore.packer.artifact_facts import describe
+from hybridcore.packer.machine_readable import ArtifactCollector, parse_line
 
 pytestmark = pytest.mark.golden
 
