@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import ConfigError, TemplateNotFound, UnknownTarget
+from hybridcore.packer.config_keys import SECTION_KEYS, TARGET_KEYS, TOP_LEVEL, did_you_mean, names
 
 PROJECT_FILE = "hybridcore.toml"
-_TARGET_KEYS = frozenset(
-    {"template", "only", "except", "var_files", "vars", "provisioners", "platform", "region", "smoke",
-     "timeout", "description"}
-)
-_SECTION_KEYS = {
-    "packer": frozenset({"binary", "version"}),
-    "build": frozenset({"retries", "timeout", "kill_grace", "backoff_initial", "backoff_max", "backoff_jitter"}),
-    "cache": frozenset({"dir"}),
-    "classify": frozenset({"rules"}),
-}
+_TARGET_KEYS = names(TARGET_KEYS)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A value this large is a mistake (a file pasted in), and it would travel through every record.
+MAX_VALUE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +42,8 @@ class Target:
     smoke: bool = False
     timeout: float | None = None
     adhoc: bool = False
+    workdir: Path | None = None   # where Packer runs; None: the project root
+    secrets: Mapping[str, str] = field(default_factory=dict)  # variable name -> environment variable
 
     @property
     def slug(self) -> str:
@@ -74,7 +72,13 @@ class Project:
     backoff_max: float = 120.0
     backoff_jitter: float = 1.0
     classify_rules: tuple[Mapping[str, Any], ...] = ()
+    strict: bool = False          # [build] strict: refuse builds with inputs that cannot be hashed
+    runs_keep: int | None = None  # [runs] keep: newest N commands' run folders kept
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def workdir_of(self, target: Target) -> Path:
+        """The folder Packer runs in for ``target``."""
+        return target.workdir or self.root
 
     @property
     def state_dir(self) -> Path:
@@ -96,6 +100,8 @@ class Project:
                     "no targets given and none declared in hybridcore.toml",
                     hint="name a target or a template path, or declare [targets.NAME] in hybridcore.toml",
                 )
+            for target in self.targets.values():
+                self.check_inputs(target)
             return list(self.targets.values())
         if isinstance(names, str):
             names = [names]
@@ -103,10 +109,21 @@ class Project:
         seen: set[str] = set()
         for name in names:
             target = self._resolve_one(str(name), cwd or Path.cwd())
+            self.check_inputs(target)
             if target.name not in seen:
                 seen.add(target.name)
                 out.append(target)
         return out
+
+    @staticmethod
+    def check_inputs(target: Target) -> None:
+        """Declared var files and provisioner assets exist, else the same exit-2 error ``--var-file``
+        gets (checked for the targets a command selects, so one broken target does not block others)."""
+        for what, paths in (("var file", target.var_files), ("provisioner", target.provisioners)):
+            for path in paths:
+                if not path.exists():
+                    raise ConfigError(f"target {target.name!r}: {what} not found: {path}",
+                                      hint=f"fix [targets.{target.name}] in {PROJECT_FILE} or create the file")
 
     def _resolve_one(self, name: str, cwd: Path) -> Target:
         if name in self.targets:
@@ -114,19 +131,21 @@ class Project:
         path = Path(name)
         candidate = path if path.is_absolute() else cwd / path
         if candidate.exists():
-            return adhoc_target(candidate.resolve(), self.root)
+            return adhoc_target(candidate.resolve(), self.root, workdir=cwd.resolve())
         looks_like_path = "/" in name or name.endswith((".hcl", ".json")) or name in {".", ".."}
         if looks_like_path:
             raise TemplateNotFound(f"template not found: {name} (looked at {candidate})")
         raise UnknownTarget(name, self.targets)
 
 
-def adhoc_target(template: Path, root: Path) -> Target:
+def adhoc_target(template: Path, root: Path, *, workdir: Path | None = None) -> Target:
+    """A template path given on the command line; Packer runs in ``workdir`` (the caller's folder)."""
     try:
         name = template.relative_to(root).as_posix()
     except ValueError:
         name = template.as_posix()
-    return Target(name=name if name != "." else template.name, template=template, adhoc=True)
+    return Target(name=name if name != "." else template.name, template=template, adhoc=True,
+                  workdir=workdir)
 
 
 def find_root(start: Path | None = None) -> tuple[Path, Path | None]:
@@ -163,23 +182,37 @@ def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
         raise ConfigError(f"{config_path}: TOML syntax error: {exc}") from None
 
     where = str(config_path)
+    _check_values(raw, where, "")
+    for key in raw:
+        if key not in TOP_LEVEL:
+            # A typo such as [buidl] would otherwise be ignored silently.
+            raise ConfigError(f"{where}: unknown {'section' if isinstance(raw[key], dict) else 'key'} "
+                              f"{key!r}", hint=did_you_mean(key, TOP_LEVEL))
     packer = _table(raw, "packer", where)
     build = _table(raw, "build", where)
     cache = _table(raw, "cache", where)
     classify = _table(raw, "classify", where)
+    runs = _table(raw, "runs", where)
     targets_raw = _table(raw, "targets", where)
-    for section, allowed in _SECTION_KEYS.items():
-        unknown = set(_table(raw, section, where)) - allowed
-        if unknown:
-            # A typo such as `retires` would otherwise be ignored silently.
-            raise ConfigError(f"{where}: [{section}] has unknown keys: {', '.join(sorted(unknown))}",
-                              hint=f"known keys: {', '.join(sorted(allowed))}")
+    for section, keys in SECTION_KEYS.items():
+        allowed = names(keys)
+        for key in _table(raw, section, where):
+            if key not in allowed:
+                raise ConfigError(f"{where}: [{section}] has unknown key {key!r}",
+                                  hint=did_you_mean(key, allowed))
+    shared_secrets = _secrets(raw.get("secrets", {}), where, "secrets")
 
     targets: dict[str, Target] = {}
     for name, spec in targets_raw.items():
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: [targets.{name}] must be a table")
-        targets[name] = _parse_target(name, spec, root, where)
+        targets[name] = _parse_target(name, spec, root, where, shared_secrets)
+    strict = build.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError(f"{where}: [build] strict must be true or false")
+    keep = runs.get("keep")
+    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+        raise ConfigError(f"{where}: [runs] keep must be a positive integer (commands to keep)")
 
     rules = classify.get("rules", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
@@ -199,19 +232,20 @@ def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
         backoff_jitter=_non_negative(build, "backoff_jitter", 1.0, where),
         cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
         classify_rules=tuple(rules),
+        strict=strict,
+        runs_keep=keep,
         raw=raw,
     )
 
 
-def _parse_target(name: str, spec: Mapping[str, Any], root: Path, where: str) -> Target:
+def _parse_target(name: str, spec: Mapping[str, Any], root: Path, where: str,
+                  shared_secrets: Mapping[str, str]) -> Target:
     if not _NAME_RE.match(name):
         raise ConfigError(f"{where}: target name {name!r} may hold only letters, digits, '_', '-', '.'")
-    unknown = set(spec) - _TARGET_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: [targets.{name}] has unknown keys: {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_TARGET_KEYS))}",
-        )
+    for key in spec:
+        if key not in _TARGET_KEYS:
+            raise ConfigError(f"{where}: [targets.{name}] has unknown key {key!r}",
+                              hint=did_you_mean(key, _TARGET_KEYS))
     ctx = f"targets.{name}"
     template = spec.get("template")
     if not isinstance(template, str) or not template:
@@ -222,7 +256,21 @@ def _parse_target(name: str, spec: Mapping[str, Any], root: Path, where: str) ->
     vars_ = spec.get("vars", {})
     if not isinstance(vars_, dict):
         raise ConfigError(f"{where}: [{ctx}] vars must be a table")
+    workdir = _opt_str(spec, "workdir", where, ctx)
+    wpath = None
+    if workdir is not None:
+        wpath = (root / workdir).resolve()
+        if not wpath.is_dir():
+            raise ConfigError(f"{where}: [{ctx}] workdir is not a folder: {wpath}",
+                              hint="workdir is relative to hybridcore.toml")
+    secrets = {**shared_secrets, **_secrets(spec.get("secrets", {}), where, f"{ctx}.secrets")}
+    clash = sorted(set(secrets) & set(vars_))
+    if clash:
+        raise ConfigError(f"{where}: [{ctx}] {', '.join(clash)} given both in vars and secrets",
+                          hint="keep a secret only in secrets = { NAME = \"ENV_VAR\" }")
     return Target(
+        workdir=wpath,
+        secrets=secrets,
         name=name,
         template=tpath,
         only=_strs(spec, "only", where, ctx),
@@ -235,6 +283,38 @@ def _parse_target(name: str, spec: Mapping[str, Any], root: Path, where: str) ->
         smoke=bool(spec.get("smoke", False)),
         timeout=_opt_float(spec, "timeout", where, ctx),
     )
+
+
+def _secrets(value: Any, where: str, ctx: str) -> dict[str, str]:
+    """``{ NAME = "ENV_VAR" }``: the value of variable NAME is read from the environment at run time."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{ctx}] must be a table of NAME = \"ENV_VAR\"")
+    out: dict[str, str] = {}
+    for name, env in value.items():
+        if not _VAR_RE.match(name) or not isinstance(env, str) or not _ENV_RE.match(env):
+            raise ConfigError(f"{where}: [{ctx}] {name!r} must name an environment variable, e.g. "
+                              f"{name} = \"MY_{name.upper()}\"",
+                              hint="the secret's value is read from that variable, never written in the file")
+        out[name] = env
+    return out
+
+
+def _check_values(value: Any, where: str, path: str) -> None:
+    """No NUL byte and no oversized string anywhere in the file: both are mistakes that would otherwise
+    surface as a traceback deep in the wrapper or as megabytes in every record."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_values(k, where, path)
+            _check_values(v, where, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for v in value:
+            _check_values(v, where, path)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ConfigError(f"{where}: {path or 'a key'} holds a NUL byte")
+        if len(value.encode()) > MAX_VALUE_BYTES:
+            raise ConfigError(f"{where}: {path} is {len(value.encode())} bytes (limit {MAX_VALUE_BYTES})",
+                              hint="put large content in a file the template reads")
 
 
 def _table(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:

@@ -67,3 +67,62 @@ def test_adhoc_template_path(tmp_path: Path) -> None:
     p = load_project(_project(tmp_path, ""))
     (t,) = p.resolve(["t/a.pkr.hcl"], cwd=tmp_path)
     assert t.adhoc and t.name == "t/a.pkr.hcl" and t.slug == "t_a.pkr.hcl"
+
+
+@pytest.mark.parametrize(("toml", "says"), [
+    ('[buidl]\nretries = 1\n', "did you mean 'build'"),
+    ('[build]\nretires = 1\n', "did you mean 'retries'"),
+    ('[targets.a]\ntemplate = "t"\nvar_file = ["x"]\n', "did you mean 'var_files'"),
+    ('retries = 1\n', "unknown key 'retries'"),
+    ('[targets.a]\ntemplate = "t"\nvars = { a = "x\\u0000y" }\n', "NUL byte"),
+    ('[runs]\nkeep = 0\n', "positive integer"),
+    ('[build]\nstrict = "yes"\n', "true or false"),
+    ('[secrets]\npw = "not an env name"\n', "environment variable"),
+    ('[targets.a]\ntemplate = "t"\nworkdir = "nowhere"\n', "workdir is not a folder"),
+    ('[targets.a]\ntemplate = "t"\nvars = { pw = "x" }\nsecrets = { pw = "PW" }\n', "both in vars and secrets"),
+])
+def test_strict_config_names_the_mistake(tmp_path: Path, toml: str, says: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_project(_project(tmp_path, toml))
+    assert says in f"{info.value} {info.value.hint}"
+
+
+def test_oversized_value_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="limit"):
+        load_project(_project(tmp_path, f'[targets.a]\ntemplate = "t"\nvars = {{ a = "{"x" * 200_000}" }}\n'))
+
+
+def test_workdir_secrets_strict_and_keep(tmp_path: Path) -> None:
+    root = _project(tmp_path, '[secrets]\npw = "HC_PW"\n[build]\nstrict = true\n[runs]\nkeep = 5\n'
+                              '[targets.a]\ntemplate = "t"\nworkdir = "t"\nsecrets = { tok = "HC_TOK" }\n'
+                              '[targets.b]\ntemplate = "t"\n')
+    p = load_project(root)
+    assert p.strict and p.runs_keep == 5
+    a, b = p.resolve(["a", "b"], cwd=root)
+    assert a.secrets == {"pw": "HC_PW", "tok": "HC_TOK"} and b.secrets == {"pw": "HC_PW"}
+    assert p.workdir_of(a) == root / "t" and p.workdir_of(b) == root
+    (adhoc,) = p.resolve(["t/a.pkr.hcl"], cwd=root / "t" / "..")
+    assert p.workdir_of(adhoc) == root  # an ad-hoc template runs where the caller is
+
+
+def test_missing_declared_inputs_are_refused_when_selected(tmp_path: Path) -> None:
+    root = _project(tmp_path, '[targets.a]\ntemplate = "t"\nvar_files = ["vars/x.pkrvars.hcl"]\n'
+                              '[targets.b]\ntemplate = "t"\nprovisioners = ["scripts/gone.sh"]\n'
+                              '[targets.c]\ntemplate = "t"\n')
+    p = load_project(root)  # loading alone does not fail: other targets stay usable
+    assert [t.name for t in p.resolve(["c"], cwd=root)] == ["c"]
+    with pytest.raises(ConfigError, match="var file not found"):
+        p.resolve(["a"], cwd=root)
+    with pytest.raises(ConfigError, match="provisioner not found"):
+        p.resolve(["b"], cwd=root)
+
+
+def test_reference_lists_every_accepted_key() -> None:
+    from hybridcore.packer.config_keys import SECTION_KEYS, TARGET_KEYS, reference_markdown
+
+    ref = reference_markdown()
+    for key in TARGET_KEYS:
+        assert f"`[targets.NAME] {key.name}`" in ref
+    for section, keys in SECTION_KEYS.items():
+        for key in keys:
+            assert f"`[{section}] {key.name}`" in ref
