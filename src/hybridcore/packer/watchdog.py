@@ -31,7 +31,7 @@ class Watchdog:
         read_fd, write_fd = os.pipe()
         os.set_inheritable(write_fd, False)  # only this process may hold the write end
         try:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell interpolation of input
+            proc = subprocess.Popen(
                 ["/bin/sh", "-c", _SCRIPT, "hybridcore-watchdog", str(pgid)],
                 stdin=read_fd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True,
