@@ -380,9 +380,14 @@ def test_refused_step_still_emits_finished(packer_a: str, project: Path, monkeyp
 
 def test_announce_reports_a_step_that_raises() -> None:
     events: list[ProgressEvent] = []
-    with pytest.raises(RuntimeError), announce(events.append, "A", "1.6.6", "fmt", "web") as done:
-        done.status = "ok"                                   # set, then the body fails after all
-        raise RuntimeError("boom")
+
+    def step_that_fails_late() -> None:
+        with announce(events.append, "A", "1.6.6", "fmt", "web") as done:
+            done.status = "ok"                               # set, then the body fails after all
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        step_that_fails_late()
     assert _seq(events) == [("A", "fmt", "web", "started", None), ("A", "fmt", "web", "finished", "error")]
     with announce(None, "B", "1.6.6", "sandbox") as done:   # no listener: the body just runs
         done.status = "ok"
