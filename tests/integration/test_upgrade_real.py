@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hybridcore.packer import upgrade as up
+from hybridcore.packer.upgrade.progress import ProgressEvent, progress_line
 
 CANARY = "upgrade-canary-Pa55w0rd-77"
 
@@ -51,8 +52,15 @@ def _untouched(root: Path) -> None:
 def test_same_packer_twice_is_clean(real_packer: str, local_project: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HC_CANARY", CANARY)
-    report = up.upgrade_check(real_packer, real_packer, ["file"], project=local_project)
+    events: list[ProgressEvent] = []
+    report = up.upgrade_check(real_packer, real_packer, ["file"], project=local_project,
+                              on_progress=events.append)
     assert report.exit_code == 0, report.summary()
+    # As it went: the sandbox, then fmt, validate, build of the target, for A then B, each finishing ok.
+    finished = [(e.label, e.step, e.status) for e in events if e.phase == "finished"]
+    assert finished == [(label, step, "ok") for label in "AB" for step in ("sandbox", "fmt", "validate", "build")]
+    assert len(events) == 2 * len(finished)
+    assert progress_line(events[-1]).startswith("[B 1.6.6] build file ... ok (")
     (t,) = report.targets
     assert [o.status for o in t.a] == ["ok", "ok", "ok"], report.summary()
     manifest = t.a_records["manifest"]["builds"][0]
