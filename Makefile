@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test deps venv lint typecheck unit golden integration bench schemas clean
+.PHONY: demo test deps venv lint typecheck unit golden integration faults bench schemas clean
 
 demo: deps venv
 	scripts/demo.sh
@@ -37,6 +37,9 @@ golden: venv
 
 integration: deps venv
 	$(BIN)/pytest -q -m integration
+
+faults: deps venv
+	$(BIN)/pytest -q -m faults
 
 bench: venv
 	$(BIN)/python bench/overhead.py

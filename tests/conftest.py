@@ -1,4 +1,5 @@
-"""Layer markers follow the folder: tests/unit -> unit, tests/golden -> golden, the rest -> integration."""
+"""Layer markers follow the folder: tests/unit -> unit, tests/golden -> golden, tests/faults -> faults,
+the rest -> integration."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         rel = Path(str(item.fspath)).resolve().relative_to(_ROOT.resolve())
         layer = rel.parts[0]
-        marker = {"unit": "unit", "golden": "golden"}.get(layer, "integration")
+        marker = {"unit": "unit", "golden": "golden", "faults": "faults"}.get(layer, "integration")
         if not any(m.name == marker for m in item.iter_markers()):
             item.add_marker(getattr(pytest.mark, marker))
 
