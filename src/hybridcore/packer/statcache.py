@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 RACY_WINDOW_NS = 2_000_000_000
 _VERSION = 1
-_DIGEST_PREFIX = "blake3:"
 
 
 def _signature(st: os.stat_result) -> str:
@@ -76,9 +75,8 @@ class StatCache:
         if not isinstance(value, str):
             return None
         sig = _signature(st)
-        if value.startswith(sig) and value.startswith(_DIGEST_PREFIX, len(sig)):
-            return value[len(sig) :]
-        return None
+        # The digest is the caller's business (opaque text); an entry without one is just a miss.
+        return value[len(sig) :] if value.startswith(sig) and len(value) > len(sig) else None
 
     def store(self, path: str, st: os.stat_result, digest: str, *, taken_ns: int | None = None) -> None:
         """Remember ``digest`` for ``path`` as it was when ``st`` was taken.

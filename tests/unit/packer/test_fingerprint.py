@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blake3 import blake3
@@ -44,16 +46,15 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def inputs_for(root: Path, **over: object) -> fp.FingerprintInputs:
-    base: dict[str, object] = {
-        "root": root,
-        "files": (root / "templates" / "base.pkr.hcl", Path("vars/dc1.pkrvars.hcl")),
-        "assets": (root / "scripts" / "harden.sh", root / "ansible"),
-        "vars": {"region": "dc1", "cpus": "2"},
-        "meta": {"packer_version": "1.6.6", "env": "dev", "only": "", "except": ""},
-    }
-    base.update(over)
-    return fp.FingerprintInputs(**base)  # type: ignore[arg-type]
+def inputs_for(root: Path, **over: Any) -> fp.FingerprintInputs:
+    base = fp.FingerprintInputs(
+        root=root,
+        files=(root / "templates" / "base.pkr.hcl", Path("vars/dc1.pkrvars.hcl")),
+        assets=(root / "scripts" / "harden.sh", root / "ansible"),
+        vars={"region": "dc1", "cpus": "2"},
+        meta={"packer_version": "1.6.6", "env": "dev", "only": "", "except": ""},
+    )
+    return dataclasses.replace(base, **over)
 
 
 @pytest.fixture

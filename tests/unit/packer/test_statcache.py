@@ -70,11 +70,12 @@ def test_values_that_are_not_entries_are_misses(tmp_path: Path) -> None:
     f = write(tmp_path / "a", "a")
     sig = f"{f.stat().st_dev} {f.stat().st_ino} {f.stat().st_size} {f.stat().st_mtime_ns} {f.stat().st_ctime_ns} "
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"version": 1, "entries": {str(f): sig + "md5:abc", "x": 5}}))
+    path.write_text(json.dumps({"version": 1, "entries": {str(f): sig, "x": 5, "y": sig + "d"}}))
     cache = StatCache(path)
-    assert cache.lookup(str(f), f.stat()) is None  # not a blake3 digest
+    assert cache.lookup(str(f), f.stat()) is None  # no digest after the signature
     assert cache.lookup("x", f.stat()) is None
-    assert len(cache) == 2
+    assert cache.lookup("y", f.stat()) == "d"
+    assert len(cache) == 3
 
 
 @pytest.mark.usefixtures("no_racy_window")
