@@ -53,12 +53,7 @@ def private_dir(path: Path) -> Path:
     :class:`UnsafeFolder` is raised rather than writing private files wherever the link points.
     """
     if not _make_dirs(path):
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:  # removed between mkdir and lstat: try once more
-            if _make_dirs(path):
-                return path
-            st = os.lstat(path)
+        st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
             raise UnsafeFolder(f"{path} is a symlink; hybridcore keeps its private files only in a real "
                                f"folder, never through a link")
@@ -137,14 +132,15 @@ def atomic_writer(path: Path, mode: int = 0o600, *, durable: bool = True) -> Ite
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
-    with atomic_writer(path, mode, durable=durable) as fh:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """``data`` as the 0600 file ``path``, written atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path, durable=durable) as fh:
         fh.write(data)
 
 
-def atomic_write_json(path: Path, obj: Any, mode: int = 0o600) -> None:
-    """``obj`` as indented JSON (``str()`` for anything JSON does not know), written atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode(), mode)
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """``obj`` as indented JSON (``str()`` for anything JSON does not know), written atomically, 0600."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
 
 
 @overload

@@ -92,7 +92,8 @@ def test_atomic_write_modes_and_content(tmp_path: Path) -> None:
     assert json.loads(target.read_text()) == {"v": 1, "when": str(tmp_path)}
     assert mode(target) == 0o600
     assert mode(target.parent) == 0o700
-    atomic_write_bytes(target, b"ro", 0o444, durable=False)
+    with atomic_writer(target, 0o444, durable=False) as fh:
+        fh.write(b"ro")
     assert target.read_bytes() == b"ro"
     assert mode(target) == 0o444
     assert os.listdir(target.parent) == ["record.json"]
