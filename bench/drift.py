@@ -31,6 +31,8 @@ from blake3 import blake3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from hybridcore.packer import fingerprint as fp
+from hybridcore.packer import statcache
+from hybridcore.packer.statcache import StatCache
 
 PER_DIR = 100
 
@@ -119,25 +121,25 @@ def measure_cold(inputs: fp.FingerprintInputs, cache_dir: Path, repeat: int) -> 
     """``compute()`` with an empty stat cache (first run on a machine), including cache stores."""
     counter = iter(range(1_000_000))
     return best_of(
-        repeat, lambda: fp.compute(inputs, cache=fp.StatCache(cache_dir / f"cold-{next(counter)}.json"))
+        repeat, lambda: fp.compute(inputs, cache=StatCache(cache_dir / f"cold-{next(counter)}.json"))
     )
 
 
-def prepare_warm_cache(inputs: fp.FingerprintInputs, cache_path: Path) -> fp.StatCache:
-    cache = fp.StatCache(cache_path)
+def prepare_warm_cache(inputs: fp.FingerprintInputs, cache_path: Path) -> StatCache:
+    cache = StatCache(cache_path)
     fp.compute(inputs, cache=cache)
     cache.save()
     return cache
 
 
-def measure_warm_in_memory(inputs: fp.FingerprintInputs, cache: fp.StatCache, repeat: int) -> float:
+def measure_warm_in_memory(inputs: fp.FingerprintInputs, cache: StatCache, repeat: int) -> float:
     """No-change ``compute()`` with the stat cache already loaded in this process."""
     return best_of(repeat, lambda: fp.compute(inputs, cache=cache))
 
 
 def measure_warm_from_disk(inputs: fp.FingerprintInputs, cache_path: Path, repeat: int) -> float:
     """No-change ``compute()`` including loading the stat cache file (a fresh process's cost)."""
-    return best_of(repeat, lambda: fp.compute(inputs, cache=fp.StatCache(cache_path)))
+    return best_of(repeat, lambda: fp.compute(inputs, cache=StatCache(cache_path)))
 
 
 def count_reads_warm(inputs: fp.FingerprintInputs, cache_path: Path) -> int:
@@ -152,7 +154,7 @@ def count_reads_warm(inputs: fp.FingerprintInputs, cache_path: Path) -> int:
 
     fp._hash_file = counting
     try:
-        fp.compute(inputs, cache=fp.StatCache(cache_path))
+        fp.compute(inputs, cache=StatCache(cache_path))
     finally:
         fp._hash_file = original
     return calls
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loadavg_1m: {os.getloadavg()[0]:.2f}")
         print(f"build_tree_s: {time.perf_counter() - t0:.3f}")
         # Files younger than the racy window are (rightly) never cached; wait it out.
-        time.sleep(fp.RACY_WINDOW_NS / 1e9 + 0.2)
+        time.sleep(statcache.RACY_WINDOW_NS / 1e9 + 0.2)
         # Warm the page cache so every figure below measures hashing, not the disk.
         measure_raw_sequential(paths, 1)
 

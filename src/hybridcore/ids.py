@@ -39,9 +39,3 @@ def new_ulid() -> str:
         _last = (ms, rand)
     return _encode(ms, 10) + _encode(rand, 16)
 
-
-def ulid_time_ms(ulid: str) -> int:
-    value = 0
-    for ch in ulid[:10]:
-        value = value * 32 + _ALPHABET.index(ch)
-    return value

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from hybridcore.packer.files import open_private, private_dir
 
 logger = logging.getLogger("hybridcore.logs")
 logger.addHandler(logging.NullHandler())
@@ -32,9 +33,8 @@ class EventLog:
         self._lock = threading.Lock()
         self._fh: IO[str] | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._fh = os.fdopen(fd, "w", encoding="utf-8")
+            private_dir(path.parent)
+            self._fh = open_private(path, append=True, encoding="utf-8")
 
     def line(self, target: str, stream: str, line: str) -> None:
         """One line of Packer output, already redacted."""

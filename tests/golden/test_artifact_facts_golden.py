@@ -99,7 +99,6 @@ def render(path: Path) -> dict[str, Any]:
     return {
         "transcript": path.name,
         "builder_type": builder_type,
-        "error_count": collector.error_count,
         "artifacts": [
             {
                 "raw": {**dataclasses.asdict(raw), "files": list(raw.files)},

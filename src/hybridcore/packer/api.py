@@ -219,8 +219,9 @@ def fingerprints_of(proj: Project, packer: binmod.PackerBinary, plans: Sequence[
                     env: str) -> list[Fingerprint]:
     """Each plan's fingerprint, in order, through one stat cache (loaded and saved once per command)."""
     from hybridcore.packer import fingerprint as fp
+    from hybridcore.packer.statcache import StatCache
 
-    cache = fp.StatCache(proj.state_dir / "statcache.json")
+    cache = StatCache(proj.state_dir / "statcache.json")
     out = []
     try:
         for plan in plans:

@@ -8,9 +8,9 @@ the builder (an AMI map, an Azure resource ID, a VM name, a list of disk files..
 Each builder family is one small function in :data:`BUILDER_PARSERS`. The formats were taken from the
 builders' ``artifact.go`` (Packer 1.6.6 and the current plugins) and from real 1.6.6 runs (file, null).
 
-Template values may be unresolved HCL expressions; only a bare ``${var.NAME}`` is resolved, through the
-optional ``source["__vars__"]`` mapping. Anything else that still holds ``${`` counts as unknown rather
-than being reported as a region.
+Template values may be unresolved HCL expressions; ``${var.NAME}`` is resolved through the optional
+``source["__vars__"]`` mapping by :func:`~hybridcore.packer.templates.interpolate`. Anything else that
+still holds ``${`` counts as unknown rather than being reported as a region.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridcore.packer.machine_readable import RawArtifact
+from hybridcore.packer.templates import interpolate
 
 __all__ = [
     "BUILDER_IDS",
@@ -109,56 +110,23 @@ def builder_type_for(builder_id: str) -> str:
 
 # --- template values --------------------------------------------------------------------------------
 
-_VAR_REF = re.compile(r"^\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}$")
-
-
-def _unquote(value: str) -> str:
-    # python-hcl2 >= 5 keeps the quotes of string literals ("\"westeurope\""); accept both forms.
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
 
 def _vars(source: Mapping[str, Any]) -> Mapping[str, Any]:
     v = source.get("__vars__")
     return v if isinstance(v, Mapping) else {}
 
 
-def _resolve(value: Any, variables: Mapping[str, Any], depth: int = 0) -> Any:
-    """A template value with a bare ``${var.NAME}`` substituted; ``None`` when it stays unknown."""
-    if isinstance(value, str):
-        text = _unquote(value.strip())
-        m = _VAR_REF.match(text)
-        if m:
-            # depth guard: a variable whose value is itself "${var.x}" must not loop forever.
-            if depth > 4 or m.group(1) not in variables:
-                return None
-            return _resolve(variables[m.group(1)], variables, depth + 1)
-        return None if "${" in text else text
-    if isinstance(value, bool):
-        return None  # never a name or a region
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return value
-    return None
-
-
 def _text(source: Mapping[str, Any], key: str) -> str | None:
-    value = _resolve(source.get(key), _vars(source))
-    return value if isinstance(value, str) and value else None
+    """A scalar attribute as non-empty text, ``None`` when unknown (booleans never name anything)."""
+    return interpolate(source.get(key), None, _vars(source)) or None
 
 
 def _texts(source: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    """A list attribute as strings; unknown elements are dropped."""
+    """A list attribute (or a single value) as strings; unknown elements are dropped."""
+    value = source.get(key)
+    items = value if isinstance(value, list | tuple) else [value]
     variables = _vars(source)
-    value = _resolve(source.get(key), variables)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple):
-        return ()
-    out = [_resolve(item, variables) for item in value]
-    return tuple(s for s in out if isinstance(s, str) and s)
+    return tuple(s for s in (interpolate(item, None, variables) for item in items) if s)
 
 
 def _block(source: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hybridcore.errors import ConfigError, PackerNotFound, PackerVersionError
+from hybridcore.packer.files import atomic_write_bytes, private_dir
 
 MIN_VERSION = "1.6.0"   # HCL2 variables, sensitive values and PKR_VAR_ work from here
 _VERSION_RE = re.compile(r"v?(\d+\.\d+\.\d+)")
@@ -58,26 +61,18 @@ def _version_of(path: str, _stamp: tuple[int, int]) -> str:
 
 def _cached_version(path: str, st: os.stat_result, cache: Path | None) -> str:
     """``packer version`` costs 0.1-0.3 s; remember the answer per binary identity (inode, size, mtime)."""
-    import json
-
     key = f"{path}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
     if cache is not None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # unreadable or not JSON: ask Packer again
             known = json.loads(cache.read_text())
             cached = known.get(key) if isinstance(known, dict) else None
             if isinstance(cached, str):
                 return cached
-        except (OSError, ValueError):
-            known = {}
     version = _version_of(path, (st.st_ino, st.st_mtime_ns))
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({key: version}))
-            os.replace(tmp, cache)
-        except OSError:
-            pass  # an optimisation only
+        with contextlib.suppress(OSError):  # an optimisation only
+            private_dir(cache.parent)
+            atomic_write_bytes(cache, json.dumps({key: version}).encode(), durable=False)
     return version
 
 

@@ -21,19 +21,18 @@ they cannot be verified before use.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hybridcore.errors import CacheError
+from hybridcore.packer.files import atomic_write_bytes, atomic_writer, open_private, private_dir
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 INDEX = "index.json"
@@ -68,21 +67,17 @@ def downloads_of(info: TemplateInfo | None, variables: Mapping[str, str]) -> lis
         return []
     out: dict[str, Download] = {}
     for attrs in info.sources.values():
-        checksum = _resolved(attrs.get("iso_checksum"), info, variables)
+        checksum = interpolate(attrs.get("iso_checksum"), info.workdir, variables)
         if not checksum or ":" not in checksum or checksum.split(":", 1)[0].lower() not in _HASHES:
             continue
         raw_urls = attrs.get("iso_urls") or [attrs.get("iso_url")]
-        urls = tuple(u for u in (_resolved(x, info, variables) for x in raw_urls) if u)
+        urls = tuple(u for u in (interpolate(x, info.workdir, variables) for x in raw_urls) if u)
         if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
             continue
-        ext = _resolved(attrs.get("iso_target_extension"), info, variables) or "iso"
+        ext = interpolate(attrs.get("iso_target_extension"), info.workdir, variables) or "iso"
         d = Download(urls=urls, checksum=checksum, extension=ext)
         out.setdefault(d.entry, d)
     return list(out.values())
-
-
-def _resolved(value: Any, info: TemplateInfo, variables: Mapping[str, str]) -> str | None:
-    return interpolate(value, info.workdir, variables) if isinstance(value, str) else None
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -124,9 +119,7 @@ class SharedCache:
                 data.pop(entry, None)
             else:
                 data[entry] = {**data.get(entry, {}), **record}
-            tmp = self.root / f".{INDEX}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-            os.replace(tmp, self._index_path())
+            atomic_write_bytes(self._index_path(), json.dumps(data, indent=2, sort_keys=True).encode())
 
     # -- fetch ------------------------------------------------------------------------------------
 
@@ -134,8 +127,8 @@ class SharedCache:
         """The verified shared entry for ``d``, downloading it once across threads and processes."""
         from filelock import FileLock
 
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.root / ".locks").mkdir(exist_ok=True, mode=0o700)
+        private_dir(self.root)
+        private_dir(self.root / ".locks")
         path = self.root / d.entry
         with FileLock(str(self.root / ".locks" / f"{d.entry}.lock"), timeout=3600):
             known = self.index().get(d.entry)
@@ -144,25 +137,23 @@ class SharedCache:
                 return path
             if path.exists():
                 self.quarantine(d.entry, "entry present but not verified")
-            tmp = self.root / f".{d.entry}.{os.getpid()}.part"
-            errors = []
-            for url in d.urls:
-                try:
-                    _fetch(url, tmp, timeout)
-                    break
-                except OSError as exc:
-                    errors.append(f"{url}: {exc}")
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                raise CacheError(f"could not download {d.urls[0]}: {'; '.join(errors)}")
-            got = file_digest(tmp, d.algorithm)
-            if got != d.expected:
-                tmp.unlink()
-                raise CacheError(f"checksum mismatch for {d.urls[0]}: expected {d.expected}, got {got}",
-                                 hint="fix iso_checksum (a changed checksum is a new cache entry)")
-            tmp.chmod(0o444)
-            os.replace(tmp, path)
+            # Published read-only, and only once verified: a failed download or a wrong checksum
+            # leaves no entry behind.
+            with atomic_writer(path, 0o444) as fh:
+                errors = []
+                for url in d.urls:
+                    try:
+                        got = _fetch(url, fh, timeout, d.algorithm)
+                        break
+                    except OSError as exc:
+                        errors.append(f"{url}: {exc}")
+                        fh.seek(0)
+                        fh.truncate()
+                else:
+                    raise CacheError(f"could not download {d.urls[0]}: {'; '.join(errors)}")
+                if got != d.expected:
+                    raise CacheError(f"checksum mismatch for {d.urls[0]}: expected {d.expected}, got {got}",
+                                     hint="fix iso_checksum (a changed checksum is a new cache entry)")
             self._update_index(d.entry, {
                 "url": d.urls[0], "checksum": d.checksum, "size": path.stat().st_size,
                 "blake3": file_digest(path, "blake3"), "fetched_at": time.time(), "last_used": time.time(),
@@ -173,7 +164,7 @@ class SharedCache:
 
     def view(self, folder: Path, entries: Iterable[str]) -> Path:
         """A private PACKER_CACHE_DIR holding symlinks to the shared entries a build needs."""
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(folder)
         for entry in entries:
             link = folder / entry
             if not link.exists():
@@ -194,12 +185,11 @@ class SharedCache:
 
     def quarantine(self, entry: str, reason: str) -> None:
         path = self.root / entry
-        qdir = self.root / ".quarantine"
-        qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        qdir = private_dir(self.root / ".quarantine")
         if path.exists() or path.is_symlink():
             os.replace(path, qdir / f"{entry}.{int(time.time())}")
         self._update_index(entry, None)
-        with (qdir / "reasons.log").open("a") as fh:
+        with open_private(qdir / "reasons.log", append=True, encoding="utf-8") as fh:
             fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {entry}: {reason}\n")
 
     # -- management -------------------------------------------------------------------------------
@@ -238,7 +228,8 @@ class SharedCache:
 
         cutoff = time.time() - older_than_days * 86400
         removed = []
-        (self.root / ".locks").mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.root)
+        private_dir(self.root / ".locks")
         for item in self.entries():
             # The entry's own lock: a build fetching or linking it right now is not pulled from under.
             with FileLock(str(self.root / ".locks" / f"{item['entry']}.lock"), timeout=3600):
@@ -259,7 +250,12 @@ class SharedCache:
         return removed
 
 
-def _fetch(url: str, dest: Path, timeout: float) -> None:
+def _fetch(url: str, dest: IO[bytes], timeout: float, algorithm: str) -> str:
+    """Download ``url`` into ``dest``; the hex digest of what was written, by ``algorithm``."""
+    hasher = hashlib.new(algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": "hybridcore-packer"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as fh:  # noqa: S310
-        shutil.copyfileobj(response, fh, _CHUNK)
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        while chunk := response.read(_CHUNK):
+            dest.write(chunk)
+            hasher.update(chunk)
+    return hasher.hexdigest()

@@ -1,9 +1,10 @@
-"""Content fingerprints of a build target's inputs, a stat cache, and the diff between two fingerprints.
+"""Content fingerprints of a build target's inputs, and the diff between two fingerprints.
 
 A :class:`Fingerprint` hashes (blake3) every template and var file, every file under the provisioner
 assets, the digest of each non-secret variable value and some plain metadata (``only``, ``except``,
 ``packer_version``, ``env``...). ``build`` compares the current fingerprint with the one ``validate`` (or
-the last successful build) trusted; :func:`diff` says what changed.
+the last successful build) trusted; :func:`diff` says what changed. A
+:class:`~hybridcore.packer.statcache.StatCache` spares reading files whose stat signature is known.
 
 Walking rules (documented because they decide what counts as drift):
 
@@ -16,43 +17,28 @@ Walking rules (documented because they decide what counts as drift):
   their type (opening a FIFO would block);
 * a named path that does not exist is recorded as ``"missing"`` so that it shows up as drift;
 * empty directories contribute nothing (Packer's file provisioner copies files, not empty dirs).
-
-The :class:`StatCache` maps ``(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns)`` to a digest so an
-unchanged tree is re-checked with ``lstat`` calls only (ctime is included because it cannot be set
-from user space: an edit that restores mtime -- ``cp -p``, ``touch -r`` -- still changes it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import stat as stat_mod
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blake3 import blake3
 
 from hybridcore.errors import HybridcoreError
 
-__all__ = [
-    "MISSING",
-    "DriftDiff",
-    "Fingerprint",
-    "FingerprintInputs",
-    "InputUnreadable",
-    "StatCache",
-    "compute",
-    "diff",
-]
+if TYPE_CHECKING:
+    from hybridcore.packer.statcache import StatCache
 
-log = logging.getLogger(__name__)
+__all__ = ["MISSING", "DriftDiff", "Fingerprint", "FingerprintInputs", "InputUnreadable", "compute", "diff"]
 
 MISSING = "missing"
 PREFIX = "blake3:"
@@ -72,10 +58,6 @@ _POOL_WORKERS = min(32, (os.cpu_count() or 1) * 4)
 _POOL_MIN_CPUS = 8
 _READ_CHUNK = 1 << 20
 
-# Racy-git: a file modified within this window of "now" may be modified again within the same mtime
-# tick (coarse on some filesystems) without its stat signature changing, so its digest is not cached.
-RACY_WINDOW_NS = 2_000_000_000
-
 
 class InputUnreadable(HybridcoreError):
     """An input exists but cannot be read (permissions, I/O error): refusing beats a wrong digest."""
@@ -83,8 +65,7 @@ class InputUnreadable(HybridcoreError):
     default_hint = "make the template, var files and provisioner assets readable by this user"
 
 
-# --------------------------------------------------------------------------------------------------
-# results
+# --- results --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +94,7 @@ class Fingerprint:
         for name in ("files", "vars", "meta"):
             raw = entries.get(name, {})
             if not isinstance(raw, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
-            ):
+                    isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
                 raise ValueError(f"fingerprint entries: {name!r} must map strings to strings")
             parts.append(dict(raw))
         if not isinstance(digest, str):
@@ -122,9 +102,7 @@ class Fingerprint:
         return cls(digest=digest, files=parts[0], vars=parts[1], meta=parts[2])
 
     @classmethod
-    def from_parts(
-        cls, files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]
-    ) -> Fingerprint:
+    def from_parts(cls, files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]) -> Fingerprint:
         """A fingerprint whose digest is computed from its entries (the only way to get one right)."""
         return cls(_canonical_digest(files, vars, meta), dict(files), dict(vars), dict(meta))
 
@@ -146,26 +124,14 @@ class DriftDiff:
 
     @property
     def clean(self) -> bool:
-        return not (
-            self.untrusted
-            or self.added
-            or self.removed
-            or self.changed
-            or self.vars_changed
-            or self.meta_changed
-        )
+        return not (self.untrusted or self.added or self.removed or self.changed or self.vars_changed
+                    or self.meta_changed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "clean": self.clean,
-            "untrusted": self.untrusted,
-            "added": list(self.added),
-            "removed": list(self.removed),
-            "changed": list(self.changed),
-            "vars_changed": list(self.vars_changed),
-            "meta_changed": {k: [old, new] for k, (old, new) in sorted(self.meta_changed.items())},
-            "missing": list(self.missing),
-        }
+        return {"clean": self.clean, "untrusted": self.untrusted, "added": list(self.added),
+                "removed": list(self.removed), "changed": list(self.changed), "vars_changed": list(self.vars_changed),
+                "meta_changed": {k: [old, new] for k, (old, new) in sorted(self.meta_changed.items())},
+                "missing": list(self.missing)}
 
     def summary(self, *, limit: int = 50) -> str:
         """Human text, one line per change; each section is cut after ``limit`` lines."""
@@ -174,17 +140,12 @@ class DriftDiff:
         lines: list[str] = []
         if self.untrusted:
             lines.append("no trusted fingerprint recorded for this target (run validate to trust it)")
-        sections: list[tuple[str, tuple[str, ...]]] = [
-            ("+ ", self.added),
-            ("- ", self.removed),
-            ("~ ", self.changed),
-        ]
         gone = set(self.missing)
-        for mark, keys in sections:
+        for mark, keys in (("+ ", self.added), ("- ", self.removed), ("~ ", self.changed)):
             lines.extend(_cut([f"{mark}{k}" + (" (missing)" if k in gone else "") for k in keys], limit))
         lines.extend(_cut([f"var {name} changed" for name in self.vars_changed], limit))
         for name, (old, new) in sorted(self.meta_changed.items()):
-            lines.append(f"{name} {_show(old)} -> {_show(new)}")
+            lines.append(f"{name} {'(none)' if old is None else old} -> {'(none)' if new is None else new}")
         return "\n".join(lines)
 
 
@@ -194,122 +155,7 @@ def _cut(lines: list[str], limit: int) -> list[str]:
     return [*lines[:limit], f"  ... and {len(lines) - limit} more"]
 
 
-def _show(value: str | None) -> str:
-    return "(none)" if value is None else value
-
-
-# --------------------------------------------------------------------------------------------------
-# stat cache
-
-
-class StatCache:
-    """Digest cache keyed by a file's stat signature, persisted as one compact JSON file.
-
-    Each entry is ``path -> "dev ino size mtime_ns ctime_ns digest"``: a flat str->str map loads in
-    ~6 ms for 10k entries (nested lists take 3x longer). Saving merges with what is on disk under a
-    file lock and replaces the file atomically (temp + rename, 0600), so concurrent savers never
-    corrupt it; if the lock cannot be had the rename still makes it last-writer-wins. An unreadable or
-    corrupt file is ignored and rebuilt. Failure to save only logs: a cache must never fail a build.
-    """
-
-    _VERSION = 1
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._entries: dict[str, str] | None = None
-        self._dirty: dict[str, str] = {}
-
-    def _load_file(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):  # ValueError covers JSON and UTF-8 decoding errors
-            return {}
-        if not isinstance(data, dict) or data.get("version") != self._VERSION:
-            return {}
-        entries = data.get("entries")
-        if not isinstance(entries, dict):
-            return {}
-        # Values are validated lazily in lookup(): a wrong entry is just a miss.
-        return entries
-
-    def _ensure(self) -> dict[str, str]:
-        if self._entries is None:
-            self._entries = self._load_file()
-        return self._entries
-
-    @staticmethod
-    def _signature(st: os.stat_result) -> str:
-        # Keep in sync with the inlined copy in _Walk._walk_dir.
-        return f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
-
-    def __len__(self) -> int:
-        return len(self._ensure())
-
-    def lookup(self, path: str, st: os.stat_result) -> str | None:
-        value = self._ensure().get(path)
-        if not isinstance(value, str):
-            return None
-        sig = self._signature(st)
-        if value.startswith(sig) and value.startswith(PREFIX, len(sig)):
-            return value[len(sig) :]
-        return None
-
-    def store(self, path: str, st: os.stat_result, digest: str) -> None:
-        if _is_racy(st, time.time_ns()):
-            return
-        value = self._signature(st) + digest
-        entries = self._ensure()
-        if entries.get(path) != value:
-            entries[path] = value
-            self._dirty[path] = value
-
-    def save(self) -> None:
-        if not self._dirty:
-            return
-        from filelock import FileLock, Timeout  # lazily: ~30-100 ms to import, needed only on change
-
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            lock = FileLock(str(self.path) + ".lock", timeout=5)
-            try:
-                with lock:
-                    self._write_merged()
-            except Timeout:
-                log.debug("stat cache lock busy; writing without merge: %s", self.path)
-                self._write(self._ensure())
-        except OSError as exc:
-            log.warning("could not save stat cache %s: %s", self.path, exc)
-            return
-        self._dirty.clear()
-
-    def _write_merged(self) -> None:
-        # Another process may have saved since we loaded: keep its entries, overlay ours.
-        merged = self._load_file()
-        merged.update(self._dirty)
-        self._entries = merged
-        self._write(merged)
-
-    def _write(self, entries: Mapping[str, str]) -> None:
-        payload = json.dumps(
-            {"version": self._VERSION, "entries": entries}, separators=(",", ":"), ensure_ascii=True
-        ).encode("ascii")
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:  # mkstemp creates the file 0600
-                fh.write(payload)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-
-def _is_racy(st: os.stat_result, now_ns: int) -> bool:
-    return max(st.st_mtime_ns, st.st_ctime_ns) >= now_ns - RACY_WINDOW_NS
-
-
-# --------------------------------------------------------------------------------------------------
-# hashing
+# --- hashing --------------------------------------------------------------------------------------
 
 
 def _hash_file(path: str, st: os.stat_result) -> tuple[str, bool]:
@@ -335,11 +181,7 @@ def _hash_file(path: str, st: os.stat_result) -> tuple[str, bool]:
         finally:
             os.close(fd)
     stable = (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) == (
-        st.st_ino,
-        st.st_size,
-        st.st_mtime_ns,
-        st.st_ctime_ns,
-    )
+        st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     return PREFIX + hasher.hexdigest(), stable
 
 
@@ -363,18 +205,16 @@ def _canonical_digest(files: Mapping[str, str], vars: Mapping[str, str], meta: M
     return _hash_bytes(json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
 
 
-# --------------------------------------------------------------------------------------------------
-# discovery
+# --- discovery ------------------------------------------------------------------------------------
 
 
 class _Walk:
     """Collects ``key -> digest`` for cheap entries and ``(key, path, stat)`` for files to read."""
 
-    def __init__(self, root: str, cache: StatCache | None, racy_cutoff_ns: int) -> None:
+    def __init__(self, root: str, cache: StatCache | None) -> None:
         self.root = root
         self.root_prefix = root.rstrip("/") + "/"
         self.cache = cache
-        self.racy_cutoff_ns = racy_cutoff_ns
         self.digests: dict[str, str] = {}
         self.pending: dict[str, tuple[str, os.stat_result]] = {}
 
@@ -390,10 +230,7 @@ class _Walk:
         key = self.key_of(path)
         try:
             st = os.stat(path)  # the operator named it: follow a symlink here
-        except FileNotFoundError:
-            self._set(key, MISSING)
-            return
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError):
             self._set(key, MISSING)
             return
         except OSError as exc:
@@ -417,7 +254,7 @@ class _Walk:
                     return
             self.digests.pop(key, None)
             self.pending[key] = (path, st)
-        elif stat_mod.S_ISLNK(mode):
+        elif stat_mod.S_ISLNK(mode):  # only reached inside a walked folder: the link's target string is hashed
             self._set(key, _symlink_digest(path))
         else:
             self._set(key, _special_digest(mode))
@@ -435,7 +272,7 @@ class _Walk:
         subdirs: list[tuple[str, str]] = []
         base_key = "" if key == "." else key + "/"
         base_path = path.rstrip("/") + "/"
-        entries = self.cache._ensure() if self.cache is not None else None
+        lookup = self.cache.lookup if self.cache is not None else None
         digests, pending = self.digests, self.pending
         stat, s_isreg, s_isdir = os.stat, stat_mod.S_ISREG, stat_mod.S_ISDIR
         try:
@@ -452,26 +289,15 @@ class _Walk:
                     continue  # vanished while walking: simply no longer part of the tree
                 except OSError as exc:
                     raise InputUnreadable(f"cannot stat {base_path}{name}: {exc.strerror}") from exc
-                mode = st.st_mode
-                child_key = base_key + name
-                child_path = base_path + name
-                if s_isreg(mode):
-                    if entries is not None:
-                        value = entries.get(child_path)
-                        if isinstance(value, str):
-                            sig = f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} "
-                            if value.startswith(sig) and value.startswith(PREFIX, len(sig)):
-                                # No pending.pop(): a key seen twice is the same file either way.
-                                digests[child_key] = value[len(sig) :]
-                                continue
-                    pending[child_key] = (child_path, st)
-                elif s_isdir(mode):
+                child_key, child_path = base_key + name, base_path + name
+                if s_isdir(st.st_mode):
                     subdirs.append((child_path, child_key))
-                elif stat_mod.S_ISLNK(mode):
-                    # Never followed: the link's target string is what we hash.
-                    self._set(child_key, _symlink_digest(child_path))
+                elif not s_isreg(st.st_mode):
+                    self._add_entry(child_path, child_key, st)  # a link (never followed) or a special file
+                elif (hit := lookup(child_path, st) if lookup is not None else None) is not None:
+                    digests[child_key] = hit  # no pending.pop(): a key seen twice is the same file either way
                 else:
-                    self._set(child_key, _special_digest(mode))
+                    pending[child_key] = (child_path, st)
         finally:
             os.close(fd)
         for sub_path, sub_key in subdirs:
@@ -517,7 +343,7 @@ def compute(inputs: FingerprintInputs, *, cache: StatCache | None = None) -> Fin
     """
     started_ns = time.time_ns()
     root = os.path.abspath(os.fspath(inputs.root))
-    walk = _Walk(root, cache, started_ns - RACY_WINDOW_NS)
+    walk = _Walk(root, cache)
     for raw in (*inputs.files, *inputs.assets):
         walk.add_named(raw)
 
@@ -529,8 +355,7 @@ def compute(inputs: FingerprintInputs, *, cache: StatCache | None = None) -> Fin
             path, st = walk.pending[key]
             # Judge raciness against when this run started, not when the file was read: a write
             # after our stat but in the same mtime tick would otherwise hide behind the cache.
-            if max(st.st_mtime_ns, st.st_ctime_ns) < walk.racy_cutoff_ns:
-                cache.store(path, st, digest)
+            cache.store(path, st, digest, taken_ns=started_ns)
 
     var_digests: dict[str, str] = {}
     for name, value in inputs.vars.items():
@@ -541,8 +366,7 @@ def compute(inputs: FingerprintInputs, *, cache: StatCache | None = None) -> Fin
     return Fingerprint.from_parts(files, var_digests, meta)
 
 
-# --------------------------------------------------------------------------------------------------
-# diff
+# --- diff -----------------------------------------------------------------------------------------
 
 
 def diff(trusted: Fingerprint | None, current: Fingerprint) -> DriftDiff:
@@ -555,13 +379,9 @@ def diff(trusted: Fingerprint | None, current: Fingerprint) -> DriftDiff:
     """
     missing = tuple(sorted(k for k, v in current.files.items() if v == MISSING))
     if trusted is None:
-        return DriftDiff(
-            added=tuple(sorted(current.files)),
-            vars_changed=tuple(sorted(current.vars)),
-            meta_changed={k: (None, v) for k, v in sorted(current.meta.items())},
-            untrusted=True,
-            missing=missing,
-        )
+        return DriftDiff(added=tuple(sorted(current.files)), vars_changed=tuple(sorted(current.vars)),
+                         meta_changed={k: (None, v) for k, v in sorted(current.meta.items())}, untrusted=True,
+                         missing=missing)
     old, new = trusted.files, current.files
     added = tuple(sorted(k for k in new if k not in old))
     removed = tuple(sorted(k for k in old if k not in new))
@@ -569,16 +389,7 @@ def diff(trusted: Fingerprint | None, current: Fingerprint) -> DriftDiff:
     ov, nv = trusted.vars, current.vars
     vars_changed = tuple(sorted(k for k in ov.keys() | nv.keys() if ov.get(k) != nv.get(k)))
     om, nm = trusted.meta, current.meta
-    meta_changed = {
-        k: (om.get(k), nm.get(k)) for k in sorted(om.keys() | nm.keys()) if om.get(k) != nm.get(k)
-    }
+    meta_changed = {k: (om.get(k), nm.get(k)) for k in sorted(om.keys() | nm.keys()) if om.get(k) != nm.get(k)}
     drifted = set(added) | set(changed)
-    return DriftDiff(
-        added,
-        removed,
-        changed,
-        vars_changed,
-        meta_changed,
-        untrusted=False,
-        missing=tuple(k for k in missing if k in drifted),
-    )
+    return DriftDiff(added, removed, changed, vars_changed, meta_changed, untrusted=False,
+                     missing=tuple(k for k in missing if k in drifted))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-_COMMA = "%!(PACKER_COMMA)"
+# How Packer writes "," inside machine-readable data (the one definition; redaction needs it too).
+PACKER_COMMA = "%!(PACKER_COMMA)"
 
 
 def _is_int(s: str) -> bool:
@@ -27,7 +28,7 @@ class MachineLine:
 
 
 def unescape(value: str) -> str:
-    return value.replace(_COMMA, ",").replace("\\n", "\n").replace("\\r", "\r")
+    return value.replace(PACKER_COMMA, ",").replace("\\n", "\n").replace("\\r", "\r")
 
 
 def parse_line(line: str) -> MachineLine | None:
@@ -43,10 +44,6 @@ def ui_text(ml: MachineLine) -> str | None:
     if ml.type == "ui" and len(ml.data) >= 2:
         return ",".join(ml.data[1:])
     return None
-
-
-def is_error(ml: MachineLine) -> bool:
-    return (ml.type == "ui" and ml.data[:1] == ("error",)) or ml.type == "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +74,8 @@ class ArtifactCollector:
     def __init__(self) -> None:
         self._partial: dict[tuple[str, int], _Partial] = {}
         self.artifacts: list[RawArtifact] = []
-        self.error_count: int = 0
 
     def feed(self, ml: MachineLine) -> RawArtifact | None:
-        if ml.type == "error-count" and ml.data and _is_int(ml.data[0]):
-            self.error_count = int(ml.data[0])
         if ml.type != "artifact" or len(ml.data) < 2 or not _is_int(ml.data[0]):
             return None
         key = (ml.target, int(ml.data[0]))

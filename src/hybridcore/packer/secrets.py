@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import MalformedVar
+from hybridcore.packer.machine_readable import PACKER_COMMA
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL", re.I)
@@ -22,7 +23,6 @@ _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Environment values shorter than this are not treated as secrets even under a secret-looking name:
 # redacting "1" or "no" everywhere would wreck the logs without protecting anything.
 MIN_ENV_SECRET_LEN = 4
-_MACHINE_COMMA = "%!(PACKER_COMMA)"
 
 
 class Secret:
@@ -145,7 +145,7 @@ class Redactor:
 
 
 def _variants(s: str) -> set[str]:
-    out = {s, s.replace(",", _MACHINE_COMMA).replace("\n", "\\n"), json.dumps(s)[1:-1]}
+    out = {s, s.replace(",", PACKER_COMMA).replace("\n", "\\n"), json.dumps(s)[1:-1]}
     return {v for v in out if v}
 
 

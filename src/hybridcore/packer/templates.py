@@ -8,8 +8,8 @@ analysis is cached under ``<cache>/templates/`` keyed by the blake3 digest of it
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import TemplateError, TemplateNotFound
+from hybridcore.packer.files import atomic_write_bytes, private_dir
 
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _PATH_ROOT = re.compile(r"\$\{\s*path\.root\s*\}")
+_VAR_REF = re.compile(r"\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}")
 _PARSER_VERSION = "2"  # bump when the normalised shape below changes, to invalidate the cache
 
 # Provisioner attributes that name local files or folders the build reads.
@@ -135,8 +137,9 @@ def _resolve_assets(raw: list[str], workdir: Path) -> tuple[tuple[Path, ...], tu
     found: dict[Path, None] = {}
     unresolved: list[str] = []
     for item in raw:
-        text = _PATH_ROOT.sub(str(workdir), item)
-        if "${" in text or "{{" in text or "://" in text:
+        # No variables: the analysis is cached per file, before any values are known.
+        text = interpolate(item, workdir, {})
+        if text is None or "{{" in text or "://" in text:
             unresolved.append(item)
             continue
         p = Path(text)
@@ -152,20 +155,15 @@ def _load_cached(path: Path, kind: str, cache_dir: Path | None) -> dict[str, Any
 
         key = blake3.blake3(data + kind.encode() + _PARSER_VERSION.encode()).hexdigest()
         cache_file = cache_dir / "templates" / f"{key}.json"
-        try:
-            cached: dict[str, Any] = json.loads(cache_file.read_text())
-            return cached
-        except (OSError, ValueError):
-            pass
+        with contextlib.suppress(OSError, ValueError):  # unreadable or not JSON: parse again
+            cached = json.loads(cache_file.read_text())
+            if isinstance(cached, dict):
+                return cached
     doc = _summarise(path, data, kind)
     if cache_file is not None:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(doc))
-            os.replace(tmp, cache_file)
-        except OSError:
-            pass  # the cache is an optimisation only
+        with contextlib.suppress(OSError):  # the cache is an optimisation only
+            private_dir(cache_file.parent)
+            atomic_write_bytes(cache_file, json.dumps(doc).encode(), durable=False)
     return doc
 
 
@@ -303,12 +301,35 @@ def _asset_values(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
 
 def _plain(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Keep JSON-able attribute values; nested blocks come through as lists of dicts."""
-    return json.loads(json.dumps(attrs, default=str))  # type: ignore[no-any-return]
+    plain: dict[str, Any] = json.loads(json.dumps(attrs, default=str))
+    return plain
 
 
-def interpolate(value: str, workdir: Path, variables: Mapping[str, str]) -> str | None:
-    """Resolve ``${path.root}`` and ``${var.x}`` (non-secret values) in a string; None if more remains."""
-    text = _PATH_ROOT.sub(str(workdir), value)
-    text = re.sub(r"\$\{\s*var\.([A-Za-z0-9_-]+)\s*\}",
-                  lambda m: variables.get(m.group(1), m.group(0)), text)
+def interpolate(value: object, workdir: Path | None, variables: Mapping[str, object]) -> str | None:
+    """A template attribute value as text, with ``${path.root}`` and ``${var.NAME}`` substituted.
+
+    The one resolver for template values. ``value`` is what the template analysis holds: a string
+    (python-hcl2 gives expressions as ``"${...}"``; older versions keep a literal's quotes, which are
+    dropped) or a number. ``variables`` are the known non-secret values; ``workdir`` is ``path.root``
+    (``None``: unknown). Anything still unresolved -- another expression, an unknown variable, a
+    boolean, a list -- gives ``None``: callers treat the value as unknown rather than guess.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    text = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    if "${" not in text:
+        return text
+    if workdir is not None:
+        text = _PATH_ROOT.sub(lambda _: str(workdir), text)
+
+    def var(m: re.Match[str]) -> str:
+        found = variables.get(m.group(1))
+        return found if isinstance(found, str) else m.group(0)  # unknown: caught just below
+
+    text = _VAR_REF.sub(var, text)
+    # One pass: a variable's value is literal text to Packer, so one holding "${" stays unknown too.
     return None if "${" in text else text

@@ -186,6 +186,14 @@ def test_vsphere(builder_id: str) -> None:
     assert facts == ArtifactFacts("vsphere", "DC0", ("tpl-base",), {"cluster": "DC0_C0"})
 
 
+def test_vsphere_values_built_from_variables_resolve_like_everywhere_else() -> None:
+    # The resolver is templates.interpolate, shared with the download cache and manifest paths.
+    src = {"datacenter": "dc-${var.site}", "folder": "${path.root}/x", "__vars__": {"site": "ams"}}
+    facts = describe(raw("jetbrains.vsphere", "vm1"), "vsphere-iso", src)
+    assert facts.region == "dc-ams"
+    assert "folder" not in facts.extra  # path.root is not known here: unknown, not guessed
+
+
 def test_vsphere_clone_uses_same_parser_and_no_datacenter_means_unknown() -> None:
     facts = describe(raw("jetbrains.vsphere", "vm1"), "vsphere-clone", {})
     assert facts == ArtifactFacts("vsphere", None, ("vm1",))

@@ -1,13 +1,15 @@
-"""Content fingerprints, the stat cache and the drift diff."""
+"""Content fingerprints, their use of the stat cache, and the drift diff."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from blake3 import blake3
@@ -15,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybridcore.packer import fingerprint as fp
+from hybridcore.packer import statcache
+from hybridcore.packer.statcache import StatCache
 
 pytestmark = pytest.mark.unit
 
@@ -42,22 +46,21 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def inputs_for(root: Path, **over: object) -> fp.FingerprintInputs:
-    base: dict[str, object] = {
-        "root": root,
-        "files": (root / "templates" / "base.pkr.hcl", Path("vars/dc1.pkrvars.hcl")),
-        "assets": (root / "scripts" / "harden.sh", root / "ansible"),
-        "vars": {"region": "dc1", "cpus": "2"},
-        "meta": {"packer_version": "1.6.6", "env": "dev", "only": "", "except": ""},
-    }
-    base.update(over)
-    return fp.FingerprintInputs(**base)  # type: ignore[arg-type]
+def inputs_for(root: Path, **over: Any) -> fp.FingerprintInputs:
+    base = fp.FingerprintInputs(
+        root=root,
+        files=(root / "templates" / "base.pkr.hcl", Path("vars/dc1.pkrvars.hcl")),
+        assets=(root / "scripts" / "harden.sh", root / "ansible"),
+        vars={"region": "dc1", "cpus": "2"},
+        meta={"packer_version": "1.6.6", "env": "dev", "only": "", "except": ""},
+    )
+    return dataclasses.replace(base, **over)
 
 
 @pytest.fixture
 def no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests write files "now"; the racy-mtime guard would (rightly) refuse to cache them.
-    monkeypatch.setattr(fp, "RACY_WINDOW_NS", 0)
+    monkeypatch.setattr(statcache, "RACY_WINDOW_NS", 0)
 
 
 @pytest.fixture
@@ -319,13 +322,13 @@ def test_fifo_does_not_block(project: Path) -> None:
     assert f.files["ansible/pipe"].startswith("blake3:")
 
 
-# ---------------------------------------------------------------------------------------------- stat cache
+# ---------------------------------------------------------------------------------------------- with a stat cache
 
 
 @pytest.mark.usefixtures("no_racy_window")
 def test_warm_run_reads_nothing(project: Path, tmp_path: Path, hash_calls: list[str]) -> None:
     cache_path = tmp_path / ".hybridcore" / "statcache.json"
-    cache = fp.StatCache(cache_path)
+    cache = StatCache(cache_path)
     cold = fp.compute(inputs_for(project), cache=cache)
     cache.save()
     assert len(hash_calls) == len(cold.files) == 43
@@ -333,7 +336,7 @@ def test_warm_run_reads_nothing(project: Path, tmp_path: Path, hash_calls: list[
     # Same process, same cache object.
     assert fp.compute(inputs_for(project), cache=cache) == cold
     # A new process: the cache loaded from disk.
-    assert fp.compute(inputs_for(project), cache=fp.StatCache(cache_path)) == cold
+    assert fp.compute(inputs_for(project), cache=StatCache(cache_path)) == cold
     assert hash_calls == []
     assert stat.S_IMODE(cache_path.stat().st_mode) == 0o600
 
@@ -342,7 +345,7 @@ def test_warm_run_reads_nothing(project: Path, tmp_path: Path, hash_calls: list[
 def test_touch_without_change_is_rehashed_then_cached(
     project: Path, tmp_path: Path, hash_calls: list[str]
 ) -> None:
-    cache = fp.StatCache(tmp_path / "c.json")
+    cache = StatCache(tmp_path / "c.json")
     trusted = fp.compute(inputs_for(project), cache=cache)
     hash_calls.clear()
     touched = project / "ansible" / "role3" / "task3.yml"
@@ -358,7 +361,7 @@ def test_touch_without_change_is_rehashed_then_cached(
 @pytest.mark.usefixtures("no_racy_window")
 def test_edit_that_restores_mtime_is_still_seen(project: Path, tmp_path: Path) -> None:
     # cp -p / touch -r style: same size, same mtime, new bytes. ctime in the signature catches it.
-    cache = fp.StatCache(tmp_path / "c.json")
+    cache = StatCache(tmp_path / "c.json")
     trusted = fp.compute(inputs_for(project), cache=cache)
     target = project / "vars" / "dc1.pkrvars.hcl"
     before = target.stat()
@@ -374,13 +377,13 @@ def test_racy_files_are_not_cached(
     tmp_path: Path, hash_calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A short window keeps the test fast; ctime cannot be backdated, so "old" means waiting it out.
-    monkeypatch.setattr(fp, "RACY_WINDOW_NS", 300_000_000)
+    monkeypatch.setattr(statcache, "RACY_WINDOW_NS", 300_000_000)
     root = tmp_path / "p"
     write(root / "old.sh", "old\n")
     time.sleep(0.35)
     write(root / "fresh.sh", "fresh\n", old=False)  # modified "now": inside the racy window
     inputs = fp.FingerprintInputs(root=root, files=(), assets=(root,), vars={}, meta={})
-    cache = fp.StatCache(tmp_path / "c.json")
+    cache = StatCache(tmp_path / "c.json")
     fp.compute(inputs, cache=cache)
     hash_calls.clear()
     fp.compute(inputs, cache=cache)
@@ -407,54 +410,13 @@ def test_corrupt_cache_is_ignored_and_rebuilt(
     cache_path.write_bytes(garbage)
     expected = fp.compute(inputs_for(project))
     hash_calls.clear()
-    cache = fp.StatCache(cache_path)
+    cache = StatCache(cache_path)
     assert fp.compute(inputs_for(project), cache=cache) == expected
     cache.save()
     assert json.loads(cache_path.read_bytes())["version"] == 1
     hash_calls.clear()
-    assert fp.compute(inputs_for(project), cache=fp.StatCache(cache_path)) == expected
+    assert fp.compute(inputs_for(project), cache=StatCache(cache_path)) == expected
     assert hash_calls == []
-
-
-def test_cache_lookup_store_and_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fp, "RACY_WINDOW_NS", 0)
-    f = write(tmp_path / "a", "a")
-    st_a = f.stat()
-    cache = fp.StatCache(tmp_path / "sub" / "c.json")
-    assert cache.lookup(str(f), st_a) is None
-    cache.store(str(f), st_a, "blake3:" + "0" * 64)
-    assert cache.lookup(str(f), st_a) == "blake3:" + "0" * 64
-    os.utime(f, (OLD + 5, OLD + 5))
-    assert cache.lookup(str(f), f.stat()) is None  # any signature change is a miss
-    cache.save()
-    mtime = (tmp_path / "sub" / "c.json").stat().st_mtime_ns
-    cache.save()  # nothing changed: no write
-    assert (tmp_path / "sub" / "c.json").stat().st_mtime_ns == mtime
-    assert not list((tmp_path / "sub").glob("*.tmp"))
-
-
-def test_concurrent_savers_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fp, "RACY_WINDOW_NS", 0)
-    a, b = write(tmp_path / "a", "a"), write(tmp_path / "b", "b")
-    path = tmp_path / "c.json"
-    one, two = fp.StatCache(path), fp.StatCache(path)
-    one.lookup("x", a.stat())  # both loaded the (empty) file before either saved
-    two.lookup("x", a.stat())
-    one.store(str(a), a.stat(), "blake3:" + "a" * 64)
-    two.store(str(b), b.stat(), "blake3:" + "b" * 64)
-    one.save()
-    two.save()
-    fresh = fp.StatCache(path)
-    assert fresh.lookup(str(a), a.stat()) == "blake3:" + "a" * 64
-    assert fresh.lookup(str(b), b.stat()) == "blake3:" + "b" * 64
-
-
-def test_save_failure_only_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fp, "RACY_WINDOW_NS", 0)
-    blocker = write(tmp_path / "file", "x")
-    cache = fp.StatCache(blocker / "c.json")  # parent is a file: cannot be created
-    cache.store(str(blocker), blocker.stat(), "blake3:" + "0" * 64)
-    cache.save()  # must not raise
 
 
 # ---------------------------------------------------------------------------------------------- properties
