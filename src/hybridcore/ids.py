@@ -39,3 +39,11 @@ def new_ulid() -> str:
         _last = (ms, rand)
     return _encode(ms, 10) + _encode(rand, 16)
 
+
+
+def ulid_time_ms(ulid: str) -> int:
+    """Milliseconds since the epoch at which ``ulid`` was made (its first 10 characters)."""
+    value = 0
+    for ch in ulid[:10].upper():
+        value = value * 32 + _ALPHABET.index(ch)
+    return value
