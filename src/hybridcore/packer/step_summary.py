@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,14 +120,18 @@ def _seconds(record: Mapping[str, Any]) -> float | None:
 
 
 def _mappings(value: object) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, Sequence) else []
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list | tuple) else []
+
+
+def _texts(value: object) -> list[str]:
+    return [str(v) for v in value if v not in (None, "")] if isinstance(value, list | tuple) else []
 
 
 def _command(result: Mapping[str, Any]) -> Mapping[str, Any]:
     """A ``TargetResult`` dict (``runs show CMD/target``) becomes a one-target command."""
     if "targets" in result or "target" not in result:
         return result
-    return {**result, "command": None, "command_id": result.get("run_dir"), "targets": [result]}
+    return {**result, "command": None, "command_id": None, "targets": [result]}
 
 
 def _status(status: object) -> str:
@@ -154,7 +158,7 @@ def _attempts(target: Mapping[str, Any]) -> str:
 
 
 def _image_ids(target: Mapping[str, Any]) -> str:
-    ids = [str(i) for a in _mappings(target.get("artifacts")) for i in (a.get("image_ids") or [])]
+    ids = [i for a in _mappings(target.get("artifacts")) for i in _texts(a.get("image_ids"))]
     cells = [f"<code>{escape_cell(i, 200)}</code>" for i in ids[:MAX_IMAGE_IDS]]
     if len(ids) > MAX_IMAGE_IDS:
         cells.append(f"+{len(ids) - MAX_IMAGE_IDS} more")
@@ -191,7 +195,7 @@ def _heading(cmd: Mapping[str, Any]) -> list[str]:
     if start:
         facts.append(f"started {start.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
     lines += [" · ".join(facts), ""]
-    warnings = [w for w in cmd.get("warnings") or [] if w]
+    warnings = _texts(cmd.get("warnings"))
     lines += [f"- ⚠️ {escape_cell(w, 500)}" for w in warnings[:MAX_WARNINGS]]
     if len(warnings) > MAX_WARNINGS:
         lines.append(f"- ⚠️ {len(warnings) - MAX_WARNINGS} more warnings")
@@ -219,9 +223,8 @@ def _bars(index: int, target: Mapping[str, Any], horizon: int | None) -> Iterato
         begin = _ms(start)
         finish = max(_ms(end) if end else horizon or begin, begin + 1)  # Mermaid needs end > start
         label = f"attempt {attempt.get('attempt') or n}" if attempt is not target else "target"
-        status = attempt.get("status") or ("running" if end is None else "unknown")
-        duration = format_duration((end - start).total_seconds()) if end else "running"
-        text = mermaid_name(f"{label} {status} {duration}", 60)
+        duration = format_duration((end - start).total_seconds()) if end else "unfinished"
+        text = mermaid_name(f"{label} {attempt.get('status') or ''} {duration}", 60)
         yield f"    {text} :{_tag(attempt.get('status'))}, t{index}a{n}", begin, finish
 
 

@@ -32,8 +32,8 @@ from hybridcore.packer.step_summary import (
 )
 
 T0 = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
-OK = {"category": "ok", "retryable": False, "hint": "", "rule": "exit-0"}
-NET = {"category": "network", "retryable": True, "hint": "check the proxy", "rule": "net-timeout"}
+OK: dict[str, Any] = {"category": "ok", "retryable": False, "hint": "", "rule": "exit-0"}
+NET: dict[str, Any] = {"category": "network", "retryable": True, "hint": "check the proxy", "rule": "net-timeout"}
 
 
 def at(seconds: float) -> str:
@@ -291,7 +291,7 @@ def test_unfinished_missing_and_instant_attempts() -> None:
     assert check_gantt(source) == []
     start = int(T0.timestamp() * 1000)
     # The unfinished attempt runs to the last time the chart knows: the command's end.
-    assert f"    attempt 1 interrupted running :active, t0a1, {start}, {start + 60000}" in source
+    assert f"    attempt 1 interrupted unfinished :active, t0a1, {start}, {start + 60000}" in source
     assert f"    target refused 1.0s :crit, t1a1, {start + 1000}, {start + 2000}" in source
     assert "never-started" not in source
     assert f"    attempt 1 ok 0ms :done, t3a1, {start + 3000}, {start + 3001}" in source
@@ -309,7 +309,9 @@ def test_no_timeline_without_times() -> None:
 
 def test_empty_and_sparse_results_render() -> None:
     assert read_page(render_markdown({})).rows == []
-    md = render_markdown({"targets": [{"target": "x", "attempts": "garbage", "artifacts": [None]}]})
+    md = render_markdown({"warnings": "not a list", "targets": [
+        {"target": "x", "attempts": "garbage", "artifacts": [None, {"image_ids": "ami-as-a-string"}]}]})
+    assert "⚠️" not in md
     assert read_page(md).rows[1] == ["x", "❔ unknown", "—", "—", "—", "—", "—", "—"]
 
 
