@@ -381,6 +381,12 @@ def test_append_respects_what_is_left_of_the_limit(tmp_path: Path) -> None:
     assert path.stat().st_size == full
 
 
+def test_append_leaves_write_errors_to_the_caller(tmp_path: Path) -> None:
+    # The CLI decides what an unwritable summary means (a warning, never a failed build).
+    with pytest.raises(IsADirectoryError):
+        append_step_summary(SAMPLE, tmp_path)
+
+
 def test_parallel_appends_stay_whole(tmp_path: Path) -> None:
     path = tmp_path / "summary.md"
     results = [command([target(f"t{i}", "ok", [attempt(1, "ok", 0, 1)])]) for i in range(8)]
