@@ -3,6 +3,10 @@
 # Debian's packer (1.6.6), qemu for the real image build, Go + govmomi for the vCenter simulator.
 set -euo pipefail
 
+# The real Mermaid renderer for the step-summary tests: nodejs/npm/chromium if missing, then
+# mermaid-cli into .tools/mermaid (its own script, so this hunk stays apart from the package list).
+"$(dirname "$0")/install-mermaid.sh"
+
 need=()
 command -v packer >/dev/null 2>&1 || need+=(packer)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
