@@ -28,12 +28,13 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from hybridcore.errors import ConfigError
+from hybridcore.packer.classify_scan import candidate_lines
 
 __all__ = [
     "CATEGORIES",
@@ -242,116 +243,6 @@ def load_rules(extra: Sequence[Mapping[str, Any]] = ()) -> tuple[Rule, ...]:
     return new + tuple(user.get(r.id, r) for r in builtin)
 
 
-# ----------------------------------------------------------------------------------- prefiltering
-
-
-_REGEX_META = frozenset(".^$*+?{}[]|()")
-
-
-def _skip_class(source: str, i: int) -> int:
-    """Index just past the character class that starts at ``source[i] == '['``."""
-    j = i + 1
-    if source[j:j + 1] == "^":
-        j += 1
-    if source[j:j + 1] == "]":
-        j += 1
-    while j < len(source) and source[j] != "]":
-        j += 2 if source[j] == "\\" else 1
-    return j + 1
-
-
-def _literal_runs(source: str) -> list[str] | None:
-    """Literal runs every match of ``source`` must contain; ``None`` if a top-level ``|`` exists."""
-    runs: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    i = 0
-
-    def flush() -> None:
-        if cur:
-            runs.append("".join(cur))
-            cur.clear()
-
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            nxt = source[i + 1:i + 2]
-            i += 2
-            if nxt and not nxt.isalnum() and depth == 0:
-                cur.append(nxt)  # escaped punctuation such as \. or \( is a plain character
-            else:
-                flush()  # \d, \b, \s ...: not a literal
-            continue
-        if c == "[":
-            flush()
-            i = _skip_class(source, i)
-            continue
-        if c in "*?{":
-            if cur:
-                cur.pop()  # the preceding character is optional
-            flush()
-            i = source.find("}", i) + 1 if c == "{" else i + 1
-            if i == 0:
-                return None
-            continue
-        if c == "|" and depth == 0:
-            return None
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        if c in _REGEX_META or depth > 0:
-            flush()  # group contents may be optional or alternatives: never required
-        else:
-            cur.append(c)
-        i += 1
-    flush()
-    return runs
-
-
-@functools.lru_cache(maxsize=2048)
-def _prefilter(pattern: re.Pattern[str]) -> str | None:
-    """A lower-case ASCII substring every match contains, to find candidate lines with ``str.find``.
-
-    Python's ``re`` loses its fast literal search under IGNORECASE (~0.1 s per pattern per 4 MiB);
-    ``str.find`` on the lower-cased text is two orders of magnitude faster.
-    """
-    runs = _literal_runs(pattern.pattern)
-    if not runs:
-        return None
-    best = max(runs, key=len)
-    return best.lower() if len(best) >= 3 and best.isascii() else None
-
-
-def _line_at(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start:] if end < 0 else text[start:end]
-
-
-def _candidate_lines(text: str, lowered: str, pattern: re.Pattern[str]) -> Iterator[str]:
-    key = _prefilter(pattern) if len(lowered) == len(text) else None
-    if key is None:  # no usable literal: scan everything
-        last_end = -1
-        for match in pattern.finditer(text):
-            if match.start() <= last_end:
-                continue  # one report per line
-            line = _line_at(text, match.start())
-            last_end = text.find("\n", match.start())
-            last_end = len(text) if last_end < 0 else last_end
-            yield line
-        return
-    pos = lowered.find(key)
-    while pos >= 0:
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        end = len(text) if end < 0 else end
-        line = text[start:end]
-        if pattern.search(line):
-            yield line
-        pos = lowered.find(key, end)
-
-
 # ------------------------------------------------------------------------------------- weighing
 
 
@@ -382,7 +273,7 @@ def _evidence(rule: Rule, segments: Sequence[_Segment], limit: int) -> tuple[str
     found: list[str] = []
     for segment in segments:
         for pattern in rule.patterns:
-            for line in _candidate_lines(segment.text, segment.lowered, pattern):
+            for line in candidate_lines(segment.text, segment.lowered, pattern):
                 if line not in found and _counts(rule, line, segment.log):
                     found.append(line)
                     if limit and len(found) >= limit:
