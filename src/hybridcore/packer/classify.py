@@ -9,6 +9,7 @@ catalogue are in specs/hybridcore-packer/classification.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -163,6 +164,21 @@ _SYNTHETIC = {
 }
 
 
+# Packer repeats an error as "==> b: msg", "Build 'b' errored after 3s: msg" and "--> b: msg".
+_UI_PREFIX = re.compile(r"^\s*(?:(?:==>|-->) [^:]+: |Build '[^']+' errored(?: after [^:]+)?: |[\w.-]+: )")
+
+
+def _distinct(lines: Sequence[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for line in lines:
+        key = _UI_PREFIX.sub("", line).strip()
+        if key not in seen:
+            seen.add(key)
+            kept.append(_clip(line))
+    return tuple(kept)
+
+
 def _clip(line: str) -> str:
     line = line.strip()
     return line if len(line) <= _MAX_LINE else line[:_MAX_LINE - 1] + "…"
@@ -182,11 +198,12 @@ def _retry_sentence(classification: Classification, output: str, attempt: int) -
     if policy.wait_for_holder:
         return (f"retried: waits for the lock holder, polling every {delay:g}s until the lock is free or "
                 "--lock-timeout expires, then runs the build again.", delay)
-    honoured = f", honouring the {hint:g}s the server asked for" if hint and delay >= min(hint, policy.max_hint) \
-        else ""
-    return (f"retried (with --retries N): waits {delay:g}s (+ up to {policy.jitter:g}s jitter){honoured}, "
-            f"then runs the whole build again; later attempts wait up to {policy.max:g}s "
-            f"({classification.category} policy).", delay)
+    if hint and delay > policy.delay(attempt):  # the server's wait is longer than our backoff
+        then = f", honouring the {hint:g}s the server asked for (at most {policy.max_hint:g}s)"
+    else:
+        then = f"; each later attempt waits longer, up to {policy.max:g}s ({classification.category} policy)"
+    return (f"retried (with --retries N): waits {delay:g}s (+ up to {policy.jitter:g}s jitter) and runs "
+            f"the whole build again{then}.", delay)
 
 
 def explain(classification: Classification, output: str, *, rules: Sequence[Rule] | None = None,
@@ -204,11 +221,11 @@ def explain(classification: Classification, output: str, *, rules: Sequence[Rule
         source = rule.source
         verdict = weigh(catalogue, output, log_tail, evidence_lines=_MAX_EVIDENCE, full=True)
         if verdict.rule is not None and verdict.rule.id == rule.id:
-            evidence = tuple(_clip(line) for line in verdict.lines)
+            evidence = _distinct(verdict.lines)
             outweighed = tuple(f"{e.rule.id}: {_clip(e.lines[0])}" for e in verdict.outweighed if e.lines)
         else:  # classified with other rules or text: show this rule's own evidence, if any
             single = weigh((rule,), output, log_tail, evidence_lines=_MAX_EVIDENCE, full=True)
-            evidence = tuple(_clip(line) for line in single.lines)
+            evidence = _distinct(single.lines)
     elif classification.rule in _SYNTHETIC:
         source = _SYNTHETIC[classification.rule]
     return Explanation(rule=classification.rule, category=classification.category,

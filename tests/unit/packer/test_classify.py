@@ -276,6 +276,12 @@ def test_explain_lists_outweighed_evidence_and_says_hard_stops_are_not_retried()
     assert why.retry.startswith("not retried") and why.next_delay is None
 
 
+def test_explain_shows_each_message_once_as_packer_first_printed_it() -> None:
+    msg = "Error creating AMI: RequestLimitExceeded: Request limit exceeded."
+    text = f"==> b: {msg}\nBuild 'b' errored after 3 minutes 1 second: {msg}\n\n--> b: {msg}\n"
+    assert explain(classify(text, 1), text).evidence == (f"==> b: {msg}",)
+
+
 def test_explain_synthetic_and_foreign_classifications() -> None:
     assert "stopped on purpose" in explain(interrupted(), "").source
     wall = explain(timed_out(60), "")
