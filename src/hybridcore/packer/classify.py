@@ -2,61 +2,54 @@
 
 The catalogue of rules lives in ``rules.toml`` beside this module (loaded once through
 ``importlib.resources``); projects extend or override it from ``hybridcore.toml``
-``[[classify.rules]]``. Selection is deliberately pessimistic: when one output holds both hard-stop
-evidence (a validation error) and transient evidence (a timeout), the hard stop wins, because
-retrying a broken template only burns time and cloud money.
+``[[classify.rules]]``. How evidence is weighed is in ``classify_rules`` (specific beats broad, hard stop
+beats transient); how long a retry waits is in ``retry_policy``. The method and the sources behind the
+catalogue are in specs/hybridcore-packer/classification.md.
 """
 
 from __future__ import annotations
 
-import functools
 import re
-import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any
 
-from hybridcore.errors import ConfigError
+from hybridcore.packer.classify_rules import (
+    CATEGORIES,
+    TRANSIENT_CATEGORIES,
+    Rule,
+    Verdict,
+    builtin_rules,
+    load_rules,
+    normalise,
+    weigh,
+)
+from hybridcore.packer.retry_policy import RetryPolicy, retry_after_hint, retry_delay, retry_policy
 
 __all__ = [
     "CATEGORIES",
     "OK",
+    "TRANSIENT_CATEGORIES",
     "Classification",
+    "Explanation",
+    "RetryPolicy",
     "Rule",
     "classify",
+    "classify_log",
+    "explain",
     "interrupted",
     "load_rules",
     "normalise",
+    "retry_after_hint",
+    "retry_delay",
+    "retry_policy",
     "timed_out",
 ]
-
-CATEGORIES: frozenset[str] = frozenset({
-    "ok", "network", "throttling", "capacity", "cloud-transient", "plugin-download", "validation",
-    "template-syntax", "missing-plugin", "auth", "permission", "checksum", "not-found", "provisioner",
-    "interrupted", "timeout", "unknown",
-})
-
-_RULE_KEYS = frozenset({"id", "pattern", "patterns", "category", "retryable", "hint"})
-# Every pattern is case-insensitive: Packer, SDKs and plugins disagree on capitalisation.
-_FLAGS = re.IGNORECASE
 
 _LOGS_HINT = (
     "read the raw logs in .hybridcore/runs/<command_id>/<target>/packer.log and stdout.log "
     "(re-run with PACKER_LOG=1 for plugin detail); if this failure recurs, teach hybridcore about it "
     "with a [[classify.rules]] entry in hybridcore.toml"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One catalogue entry: any of ``patterns`` matching a line means ``category``."""
-
-    id: str
-    patterns: tuple[re.Pattern[str], ...]
-    category: str
-    retryable: bool
-    hint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,241 +94,140 @@ def timed_out(seconds: float) -> Classification:
 # Exit statuses that mean "killed by SIGINT/SIGTERM": shell convention (128+n) and Popen's (-n).
 _SIGNAL_EXITS = frozenset({130, 143, -2, -15})
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-# Go's log prefix "2020/05/14 10:54:12 " marks PACKER_LOG debug lines (possibly behind a CI
-# timestamp), except the lines that echo the UI, which carry the real error.
-_DEBUG_LINE = re.compile(
-    r"^.{0,48}?\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? (?!ui(?: error)?:|machine readable:)"
-)
+
+def _from_rule(rule: Rule) -> Classification:
+    return Classification(retryable=rule.retryable, category=rule.category, hint=rule.hint, rule=rule.id)
 
 
-def normalise(output: str) -> str:
-    """Text as a human would read it: no colours, machine-readable escapes decoded."""
-    text = _ANSI.sub("", output)
-    if "%!(PACKER_COMMA)" in text:
-        text = text.replace("%!(PACKER_COMMA)", ",")
-    # Machine-readable data encodes newlines as the two characters "\n"; decoding them everywhere is
-    # harmless for matching (a Windows path like C:\new only splits a line).
-    return text.replace("\\n", "\n")
+def _from_verdict(verdict: Verdict) -> Classification:
+    return _UNKNOWN if verdict.rule is None else _from_rule(verdict.rule)
 
 
-# ---------------------------------------------------------------------------------------- loading
+def classify(output: str, exit_code: int, *, rules: Sequence[Rule] | None = None,
+             log_tail: str | None = None) -> Classification:
+    """Classify a finished Packer run from its combined stdout+stderr and exit code.
 
-
-def _compile(rule_id: str, source: str) -> re.Pattern[str]:
-    try:
-        return re.compile(source, _FLAGS)
-    except re.error as exc:
-        raise ConfigError(
-            f"classify rule {rule_id!r}: invalid regular expression {source!r}: {exc}",
-            hint="fix the pattern in hybridcore.toml [[classify.rules]] (Python re syntax; "
-                 "TOML literal strings '...' avoid double escaping)",
-        ) from exc
-
-
-def _rule_error(where: str, message: str) -> ConfigError:
-    return ConfigError(
-        f"{where}: {message}",
-        hint="each [[classify.rules]] needs id, pattern (or patterns), category, retryable and hint; "
-             f"category is one of: {', '.join(sorted(CATEGORIES - {'ok'}))}",
-    )
-
-
-def _parse_rule(raw: Mapping[str, Any], where: str) -> Rule:
-    """Validate one rule table (user or built-in) into a compiled ``Rule``."""
-    if not isinstance(raw, Mapping):
-        raise _rule_error(where, f"expected a table, got {type(raw).__name__}")
-    unknown = set(raw) - _RULE_KEYS
-    if unknown:
-        raise _rule_error(where, f"unknown key(s) {', '.join(sorted(unknown))}")
-    rule_id = raw.get("id")
-    if not isinstance(rule_id, str) or not rule_id.strip():
-        raise _rule_error(where, "missing or empty 'id' (a string)")
-    where = f"{where} ({rule_id!r})"
-    if "pattern" in raw and "patterns" in raw:
-        raise _rule_error(where, "give either 'pattern' or 'patterns', not both")
-    sources: object = [raw["pattern"]] if "pattern" in raw else raw.get("patterns")
-    if (not isinstance(sources, list | tuple) or not sources
-            or not all(isinstance(s, str) and s for s in sources)):
-        raise _rule_error(where, "missing 'pattern' (a string) or 'patterns' (a non-empty list of strings)")
-    category = raw.get("category")
-    if not isinstance(category, str) or category not in CATEGORIES - {"ok"}:
-        raise _rule_error(where, f"'category' must be one of the known categories, got {category!r}")
-    retryable = raw.get("retryable")
-    if not isinstance(retryable, bool):
-        raise _rule_error(where, f"'retryable' must be true or false, got {retryable!r}")
-    hint = raw.get("hint")
-    if not isinstance(hint, str) or not hint.strip():
-        raise _rule_error(where, "missing or empty 'hint' (tell the operator what to do)")
-    patterns = tuple(_compile(rule_id, s) for s in sources)
-    return Rule(id=rule_id, patterns=patterns, category=category, retryable=retryable, hint=hint)
-
-
-@functools.cache
-def _builtin_rules() -> tuple[Rule, ...]:
-    text = resources.files("hybridcore.packer").joinpath("rules.toml").read_text(encoding="utf-8")
-    tables = tomllib.loads(text).get("rule", [])
-    return tuple(_parse_rule(t, f"built-in rules.toml [[rule]] #{i + 1}") for i, t in enumerate(tables))
-
-
-def load_rules(extra: Sequence[Mapping[str, Any]] = ()) -> tuple[Rule, ...]:
-    """Built-in catalogue plus the project's ``[[classify.rules]]``.
-
-    A user rule whose id equals a built-in one replaces it in place (same priority); new user rules
-    are put first so they win over built-ins of the same retryability.
+    ``log_tail``: the (redacted) tail of the run's packer.log. Packer prints some causes only there (an
+    SSH handshake that fails on algorithms ends as "Timeout waiting for SSH." on stdout), so a hard
+    cause in the log outweighs a transient symptom on stdout, and the log answers when stdout has no
+    cause at all.
     """
-    builtin = _builtin_rules()
-    if not extra:
-        return builtin
-    user: dict[str, Rule] = {}
-    for i, raw in enumerate(extra):
-        rule = _parse_rule(raw, f"hybridcore.toml [[classify.rules]] #{i + 1}")
-        if rule.id in user:
-            raise _rule_error(f"hybridcore.toml [[classify.rules]] #{i + 1}", f"duplicate id {rule.id!r}")
-        user[rule.id] = rule
-    builtin_ids = {r.id for r in builtin}
-    new = tuple(r for r in user.values() if r.id not in builtin_ids)
-    return new + tuple(user.get(r.id, r) for r in builtin)
-
-
-# ----------------------------------------------------------------------------------- classifying
-
-
-_REGEX_META = frozenset(".^$*+?{}[]|()")
-
-
-def _skip_class(source: str, i: int) -> int:
-    """Index just past the character class that starts at ``source[i] == '['``."""
-    j = i + 1
-    if source[j:j + 1] == "^":
-        j += 1
-    if source[j:j + 1] == "]":
-        j += 1
-    while j < len(source) and source[j] != "]":
-        j += 2 if source[j] == "\\" else 1
-    return j + 1
-
-
-def _literal_runs(source: str) -> list[str] | None:
-    """Literal runs every match of ``source`` must contain; ``None`` if a top-level ``|`` exists."""
-    runs: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    i = 0
-
-    def flush() -> None:
-        if cur:
-            runs.append("".join(cur))
-            cur.clear()
-
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            nxt = source[i + 1:i + 2]
-            i += 2
-            if nxt and not nxt.isalnum() and depth == 0:
-                cur.append(nxt)  # escaped punctuation such as \. or \( is a plain character
-            else:
-                flush()  # \d, \b, \s ...: not a literal
-            continue
-        if c == "[":
-            flush()
-            i = _skip_class(source, i)
-            continue
-        if c in "*?{":
-            if cur:
-                cur.pop()  # the preceding character is optional
-            flush()
-            i = source.find("}", i) + 1 if c == "{" else i + 1
-            if i == 0:
-                return None
-            continue
-        if c == "|" and depth == 0:
-            return None
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        if c in _REGEX_META or depth > 0:
-            flush()  # group contents may be optional or alternatives: never required
-        else:
-            cur.append(c)
-        i += 1
-    flush()
-    return runs
-
-
-@functools.lru_cache(maxsize=1024)
-def _prefilter(pattern: re.Pattern[str]) -> str | None:
-    """A lower-case ASCII substring every match contains, to find candidate lines with ``str.find``.
-
-    Python's ``re`` loses its fast literal search under IGNORECASE (~0.1 s per pattern per 4 MiB);
-    ``str.find`` on the lower-cased text is two orders of magnitude faster.
-    """
-    runs = _literal_runs(pattern.pattern)
-    if not runs:
-        return None
-    best = max(runs, key=len)
-    return best.lower() if len(best) >= 3 and best.isascii() else None
-
-
-def _candidate_lines(text: str, lowered: str, pattern: re.Pattern[str]) -> Iterator[str]:
-    key = _prefilter(pattern) if len(lowered) == len(text) else None
-    if key is None:  # no usable literal: scan everything
-        for match in pattern.finditer(text):
-            yield _line_at(text, match.start())
-        return
-    pos = lowered.find(key)
-    while pos >= 0:
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        end = len(text) if end < 0 else end
-        line = text[start:end]
-        if pattern.search(line):
-            yield line
-        pos = lowered.find(key, end)
-
-
-def _line_at(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start:] if end < 0 else text[start:end]
-
-
-def _has_evidence(rule: Rule, text: str, lowered: str) -> bool:
-    """Does ``rule`` match a line, counting debug-log lines only for transient rules?
-
-    PACKER_LOG debug lines mention plenty of harmless things ("no such file or directory" while
-    probing plugin paths); letting them supply hard-stop evidence would stop legitimate retries.
-    They do carry useful transient evidence (an SDK logging RequestLimitExceeded), so retryable rules
-    still see them.
-    """
-    for pattern in rule.patterns:
-        for line in _candidate_lines(text, lowered, pattern):
-            if rule.retryable or not _DEBUG_LINE.match(line):
-                return True
-    return False
-
-
-def classify(output: str, exit_code: int, *, rules: Sequence[Rule] | None = None) -> Classification:
-    """Classify a finished Packer run from its combined stdout+stderr and exit code."""
     if exit_code == 0:
         return OK
     if exit_code in _SIGNAL_EXITS:
         return interrupted()
-    catalogue = _builtin_rules() if rules is None else rules
-    text = normalise(output)
-    lowered = text.lower()
-    first_transient: Rule | None = None
-    for rule in catalogue:
-        if rule.retryable and first_transient is not None:
-            continue  # a transient winner is already known; only a hard stop could change the answer
-        if _has_evidence(rule, text, lowered):
-            if not rule.retryable:
-                return _from_rule(rule)
-            first_transient = rule
-    return _UNKNOWN if first_transient is None else _from_rule(first_transient)
+    catalogue = builtin_rules() if rules is None else rules
+    return _from_verdict(weigh(catalogue, output, log_tail))
 
 
-def _from_rule(rule: Rule) -> Classification:
-    return Classification(retryable=rule.retryable, category=rule.category, hint=rule.hint, rule=rule.id)
+def classify_log(log_tail: str, *, rules: Sequence[Rule] | None = None) -> Classification:
+    """Classify from the tail of a (redacted) packer.log alone: the fallback when stdout/stderr say nothing.
+
+    In a log every line is debug chatter, so only the lines that echo the UI and the rules marked
+    ``debug = true`` count as evidence; ``unknown`` when even the log names no cause.
+    """
+    catalogue = builtin_rules() if rules is None else rules
+    return _from_verdict(weigh(catalogue, "", log_tail))
+
+
+# ------------------------------------------------------------------------------------- explaining
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a run was classified the way it was, for ``hybridcore-packer explain`` to print."""
+
+    rule: str
+    category: str
+    retryable: bool
+    hint: str
+    evidence: tuple[str, ...]  # the output lines that decided, as printed (already redacted upstream)
+    outweighed: tuple[str, ...]  # "rule-id: line" for evidence that matched but lost
+    source: str  # where the deciding rule's vocabulary comes from (provider doc, SDK, issue thread)
+    retry: str  # what a retry would do, in one sentence
+    next_delay: float | None  # seconds before the first retry (no jitter), None when not retried
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rule": self.rule, "category": self.category, "retryable": self.retryable,
+                "hint": self.hint, "evidence": list(self.evidence), "outweighed": list(self.outweighed),
+                "source": self.source, "retry": self.retry, "next_delay": self.next_delay}
+
+
+_MAX_EVIDENCE = 5
+_MAX_LINE = 400
+
+_SYNTHETIC = {
+    "exit-0": "Packer exited 0.",
+    "interrupted": "the run was stopped on purpose (Ctrl-C, SIGTERM or --fail-fast).",
+    "wall-clock-timeout": "hybridcore's own time limit stopped Packer.",
+    "no-match": "no rule matched the output.",
+}
+
+
+# Packer repeats an error as "==> b: msg", "Build 'b' errored after 3s: msg" and "--> b: msg".
+_UI_PREFIX = re.compile(r"^\s*(?:(?:==>|-->) [^:]+: |Build '[^']+' errored(?: after [^:]+)?: |[\w.-]+: )")
+
+
+def _distinct(lines: Sequence[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for line in lines:
+        key = _UI_PREFIX.sub("", line).strip()
+        if key not in seen:
+            seen.add(key)
+            kept.append(_clip(line))
+    return tuple(kept)
+
+
+def _clip(line: str) -> str:
+    line = line.strip()
+    return line if len(line) <= _MAX_LINE else line[:_MAX_LINE - 1] + "…"
+
+
+def _retry_sentence(classification: Classification, output: str, attempt: int) -> tuple[str, float | None]:
+    if classification.category == "ok":
+        return "nothing to retry: the run succeeded.", None
+    if not classification.retryable:
+        why = {"interrupted": "the run was stopped on purpose",
+               "unknown": "hybridcore does not know this failure, and retrying unknown failures hides them"}
+        reason = why.get(classification.category, "the same inputs would fail the same way")
+        return f"not retried: {reason}; fix the cause first (see hint).", None
+    policy = retry_policy(classification.category)
+    hint = retry_after_hint(output) if output else None
+    delay = policy.delay(attempt, hint=hint)
+    if policy.wait_for_holder:
+        return (f"retried: waits for the lock holder, polling every {delay:g}s until the lock is free or "
+                "--lock-timeout expires, then runs the build again.", delay)
+    if hint and delay > policy.delay(attempt):  # the server's wait is longer than our backoff
+        then = f", honouring the {hint:g}s the server asked for (at most {policy.max_hint:g}s)"
+    else:
+        then = f"; each later attempt waits longer, up to {policy.max:g}s ({classification.category} policy)"
+    return (f"retried (with --retries N): waits {delay:g}s (+ up to {policy.jitter:g}s jitter) and runs "
+            f"the whole build again{then}.", delay)
+
+
+def explain(classification: Classification, output: str, *, rules: Sequence[Rule] | None = None,
+            log_tail: str | None = None, attempt: int = 1) -> Explanation:
+    """Explain ``classification`` of ``output``: the deciding rule, its evidence lines, the hint, the
+    evidence it outweighed, and what a retry would do (the wait after failed attempt ``attempt``)."""
+    catalogue = builtin_rules() if rules is None else rules
+    retry, delay = _retry_sentence(classification, output, attempt)
+    by_id = {r.id: r for r in catalogue}
+    rule = by_id.get(classification.rule)
+    evidence: tuple[str, ...] = ()
+    outweighed: tuple[str, ...] = ()
+    source = ""
+    if rule is not None:
+        source = rule.source
+        verdict = weigh(catalogue, output, log_tail, evidence_lines=_MAX_EVIDENCE, full=True)
+        if verdict.rule is not None and verdict.rule.id == rule.id:
+            evidence = _distinct(verdict.lines)
+            outweighed = tuple(f"{e.rule.id}: {_clip(e.lines[0])}" for e in verdict.outweighed if e.lines)
+        else:  # classified with other rules or text: show this rule's own evidence, if any
+            single = weigh((rule,), output, log_tail, evidence_lines=_MAX_EVIDENCE, full=True)
+            evidence = _distinct(single.lines)
+    elif classification.rule in _SYNTHETIC:
+        source = _SYNTHETIC[classification.rule]
+    return Explanation(rule=classification.rule, category=classification.category,
+                       retryable=classification.retryable, hint=classification.hint, evidence=evidence,
+                       outweighed=outweighed, source=source, retry=retry, next_delay=delay)
