@@ -46,6 +46,7 @@ bench: venv
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/parallel.py
 	$(BIN)/python bench/state_stress.py
+	$(BIN)/python bench/classify.py
 
 schemas: venv
 	$(BIN)/python -m hybridcore.packer.schemas schemas
