@@ -14,7 +14,7 @@ build {
   sources = ["source.file.rootfs"]
 
   provisioner "shell-local" {
-    scripts = ["scripts/base.sh"]
+    scripts = ["${path.root}/../scripts/base.sh"]
   }
 
   post-processor "manifest" {
@@ -34,7 +34,7 @@ build {
   }
 
   provisioner "shell-local" {
-    scripts = ["scripts/base.sh", "scripts/app.sh"]
+    scripts = ["${path.root}/../scripts/base.sh", "${path.root}/../scripts/app.sh"]
   }
 
   post-processor "checksum" {

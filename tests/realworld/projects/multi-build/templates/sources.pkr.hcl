@@ -4,7 +4,7 @@ variable "release" {
 }
 
 source "file" "rootfs" {
-  source = "files/rootfs.txt"
+  source = "${path.root}/../files/rootfs.txt"
   target = "output/rootfs-${var.release}.img"
 }
 
