@@ -85,14 +85,14 @@ def _load_cases() -> list[Case]:
 
 CASES = _load_cases()
 KNOWN = tomllib.loads((HERE / "known_failures.toml").read_text())
-BULLETS: Mapping[str, str] = KNOWN["bullets"]
+BULLETS: Mapping[str, Mapping[str, str]] = KNOWN["bullets"]
 
 
 def _marks(check: str, key: str) -> list[pytest.MarkDecorator]:
     names = KNOWN.get(check, {}).get(key)
     if not names:
         return []
-    reason = "; ".join(BULLETS[n] for n in names)
+    reason = "; ".join(BULLETS[n]["reason"] for n in names)
     return [pytest.mark.xfail(strict=True, reason=reason)]
 
 
@@ -388,6 +388,8 @@ def test_known_failures_name_real_checks() -> None:
         "build": {c.id for c in CASES if c.builds_offline},
         "drift": {f"{c.id}:{r}" for c in CASES for r in c.reads} | {f"{c.id}:+{r}" for c in CASES for r in c.creates},
     }
+    for name, bullet in BULLETS.items():
+        assert set(bullet) == {"reason", "detail"}, f"known_failures.toml: [bullets.{name}]"
     for check, entries in KNOWN.items():
         if check == "bullets":
             continue
