@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+# bento-style common step: minimize
+echo "minimize done"

@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+# cleanup step for debian
+echo "cleanup_debian"

@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+# sudoers step for debian
+echo "sudoers_debian"

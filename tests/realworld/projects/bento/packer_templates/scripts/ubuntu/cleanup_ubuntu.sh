@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+# cleanup step for ubuntu
+echo "cleanup_ubuntu"

@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+# sudoers step for ubuntu
+echo "sudoers_ubuntu"

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# Put site-specific tweaks here; the variable custom_script can name another file.
+echo "==> custom"

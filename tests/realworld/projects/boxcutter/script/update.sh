@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# boxcutter-style step: update
+echo "==> update"

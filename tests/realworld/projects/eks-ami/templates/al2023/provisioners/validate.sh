@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+set -o errexit
+test -f /etc/eks/release

@@ -1,0 +1,3 @@
+#!/bin/sh -eux
+apt-get install -y docker.io
+systemctl enable docker

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "application layer for $PACKER_BUILD_NAME"

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "base layer for $PACKER_BUILD_NAME"

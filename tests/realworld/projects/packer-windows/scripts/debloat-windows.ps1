@@ -1,0 +1,2 @@
+# debloat-windows: one step of the Windows base box
+Write-Output "debloat-windows"

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# cleanup for the arch family of generic boxes
+echo 'arch cleanup'

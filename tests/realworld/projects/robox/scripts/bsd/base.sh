@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# base for the bsd family of generic boxes
+echo 'bsd base'

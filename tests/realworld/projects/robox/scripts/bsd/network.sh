@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# network for the bsd family of generic boxes
+echo 'bsd network'

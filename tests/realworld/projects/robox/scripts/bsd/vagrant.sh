@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# vagrant for the bsd family of generic boxes
+echo 'bsd vagrant'

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# network for the debian family of generic boxes
+echo 'debian network'

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# base for the gentoo family of generic boxes
+echo 'gentoo base'

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# vagrant for the gentoo family of generic boxes
+echo 'gentoo vagrant'

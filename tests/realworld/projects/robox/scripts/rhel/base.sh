@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# base for the rhel family of generic boxes
+echo 'rhel base'

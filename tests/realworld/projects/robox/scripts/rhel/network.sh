@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# network for the rhel family of generic boxes
+echo 'rhel network'

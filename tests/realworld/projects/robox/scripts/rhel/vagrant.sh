@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# vagrant for the rhel family of generic boxes
+echo 'rhel vagrant'

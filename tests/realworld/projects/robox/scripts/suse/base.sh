@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# base for the suse family of generic boxes
+echo 'suse base'

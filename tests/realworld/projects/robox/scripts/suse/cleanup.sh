@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# cleanup for the suse family of generic boxes
+echo 'suse cleanup'

@@ -1,0 +1,3 @@
+#!/bin/bash -eux
+# network for the suse family of generic boxes
+echo 'suse network'

@@ -1,0 +1,4 @@
+# Vagrantfile bundled into the generic/gentoo box
+Vagrant.configure(2) do |config|
+  config.vm.box_check_update = false
+end

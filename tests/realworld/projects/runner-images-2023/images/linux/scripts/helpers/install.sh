@@ -1,0 +1,2 @@
+#!/bin/bash -e
+install_packages() { apt-get install -y --no-install-recommends "$@"; }

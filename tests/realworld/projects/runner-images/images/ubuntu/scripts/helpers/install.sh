@@ -1,0 +1,4 @@
+#!/bin/bash -e
+install_packages() {
+    apt-get install --no-install-recommends "$@"
+}

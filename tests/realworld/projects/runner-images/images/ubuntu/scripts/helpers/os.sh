@@ -1,0 +1,4 @@
+#!/bin/bash -e
+os_version() {
+    lsb_release -rs
+}

@@ -1,0 +1,2 @@
+build_username = "builder"
+build_password = "placeholder-password"

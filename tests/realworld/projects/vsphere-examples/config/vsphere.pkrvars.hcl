@@ -1,0 +1,9 @@
+vsphere_endpoint            = "vcenter.example.internal"
+vsphere_username            = "svc-packer@vsphere.local"
+vsphere_password            = "placeholder-password"
+vsphere_insecure_connection = true
+vsphere_datacenter          = "dc-01"
+vsphere_cluster             = "cluster-01"
+vsphere_datastore           = "ds-nvme-01"
+vsphere_network             = "pg-build"
+vsphere_folder              = "templates/linux"
