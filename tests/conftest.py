@@ -6,8 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 _ROOT = Path(__file__).parent
+
+# Timing is not what the properties test: on a loaded 2-core CI machine generation and examples run
+# slower, which must not fail a run.
+settings.register_profile("hybridcore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hybridcore")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
