@@ -22,6 +22,7 @@ from hybridcore.errors import (
     UnknownTarget,
 )
 from hybridcore.packer import Secret, build, fmt, validate
+from hybridcore.packer.process import Cancel
 
 CANARY = "canary-S3cr3t-value-42"
 
@@ -211,20 +212,26 @@ def test_bad_inputs_raise_before_running(fake_packer: FakePacker, project: Path,
     assert all(isinstance(e, HybridcoreError) for e in (unknown.value,))
 
 
+def _capture_cancels(mp: pytest.MonkeyPatch) -> list[Cancel]:
+    """Every command's Cancel, as the runner creates it, so a test can press Ctrl-C on it."""
+    from hybridcore.packer import runner
+
+    made: list[Cancel] = []
+
+    class Recorded(Cancel):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    mp.setattr(runner, "Cancel", Recorded)
+    return made
+
+
 def test_interrupt_sends_sigint_and_records(fake_packer: FakePacker, project: Path) -> None:
     import threading
 
-    from hybridcore.packer import api
-
     fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
     validate("web")
-    original = api._Command.__post_init__
-    commands: list[api._Command] = []
-
-    def capture(self: api._Command) -> None:
-        original(self)
-        commands.append(self)
-
     ready = fake_packer.dir / "ready"
 
     def interrupt_when_ready() -> None:
@@ -233,17 +240,20 @@ def test_interrupt_sends_sigint_and_records(fake_packer: FakePacker, project: Pa
 
         while not ready.exists():
             time.sleep(0.01)
-        commands[-1].cancel.request()
+        cancels[-1].request()
 
-    pytest.MonkeyPatch().setattr(api._Command, "__post_init__", capture)
-    thread = threading.Thread(target=interrupt_when_ready)
-    thread.start()
-    result = build("web")
-    thread.join()
+    with pytest.MonkeyPatch.context() as mp:
+        cancels = _capture_cancels(mp)
+        thread = threading.Thread(target=interrupt_when_ready)
+        thread.start()
+        result = build("web")
+        thread.join()
     assert [s["signal"] for s in fake_packer.signals()] == ["SIGINT"]
     assert result.targets[0].status == "interrupted"
     assert result.targets[0].signals == ["SIGINT"]
     assert result.targets[0].classification.category == "interrupted"
+    assert result.exit_code == result.targets[0].exit_code == 130
+    assert result.targets[0].packer_exit_code == 1
     assert json.loads((Path(result.targets[0].run_dir) / "result.json").read_text())["status"] == "interrupted"
 
 
@@ -286,16 +296,8 @@ def test_project_version_pin(fake_packer: FakePacker, project: Path) -> None:
 def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path) -> None:
     import threading
 
-    from hybridcore.packer import api
-
     fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
     validate(["web", "other"])
-    commands: list[api._Command] = []
-    original = api._Command.__post_init__
-
-    def capture(self: api._Command) -> None:
-        original(self)
-        commands.append(self)
 
     def interrupt_when_both_ready() -> None:
         import time
@@ -303,10 +305,10 @@ def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path
         # Each fake packer writes ready-<pid> once its SIGINT handler is installed.
         while len(list(fake_packer.dir.glob("ready-*"))) < 2:
             time.sleep(0.01)
-        commands[-1].cancel.request()
+        cancels[-1].request()
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(api._Command, "__post_init__", capture)
+        cancels = _capture_cancels(mp)
         thread = threading.Thread(target=interrupt_when_both_ready)
         thread.start()
         result = build(["web", "other"], parallel=2)
