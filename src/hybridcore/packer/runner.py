@@ -10,6 +10,7 @@ exponential backoff; every attempt is ``attempt.run_attempt``, every record ``re
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
 import random
@@ -95,12 +96,11 @@ def _preload() -> None:
     while Packer runs: Packer is another process, so this overlaps for free (~80 ms of a warm
     ``validate``, measured with bench/overhead.py)."""
     def work() -> None:
-        try:
+        # An error here is not lost: whoever needs these next loads them again and meets it there.
+        with contextlib.suppress(Exception):
             import hybridcore.packer.records  # noqa: F401
 
             classify("", 1)
-        except BaseException:
-            pass  # whoever needs them next imports them again and sees the error there
 
     threading.Thread(target=work, name="hybridcore-preload", daemon=True).start()
 

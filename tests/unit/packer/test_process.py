@@ -114,3 +114,9 @@ def test_cancel_sends_sigint_to_the_process_group(tmp_path: Path) -> None:
     t.join()
     assert out.ending == "interrupted" and out.signals == ("SIGINT",) and out.exit_code == 7
     assert "cleaning up" in out.stdout
+
+
+def test_a_failing_child_exited_and_the_caller_judges_its_code(tmp_path: Path) -> None:
+    out = run(_req(tmp_path, "import sys; print('Error: no'); sys.exit(3)"))
+    assert (out.ending, out.exit_code, out.signals) == ("exited", 3, ())
+    assert out.stdout == "Error: no\n"
