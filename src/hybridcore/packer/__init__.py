@@ -25,6 +25,7 @@ from hybridcore.packer.secrets import Secret
 
 if TYPE_CHECKING:
     from hybridcore.packer.api import build, drift, fmt, validate
+    from hybridcore.packer.driftcheck import DriftReport
     from hybridcore.packer.records import ArtifactRecord, CommandResult
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "CommandResult",
     "ConfigError",
     "DriftDetected",
+    "DriftReport",
     "HybridcoreError",
     "MalformedVar",
     "PackerNotFound",
@@ -50,7 +52,8 @@ __all__ = [
 
 _LAZY = {
     "build": "hybridcore.packer.api", "fmt": "hybridcore.packer.api", "validate": "hybridcore.packer.api",
-    "drift": "hybridcore.packer.api", "CommandResult": "hybridcore.packer.records",
+    "drift": "hybridcore.packer.api", "DriftReport": "hybridcore.packer.driftcheck",
+    "CommandResult": "hybridcore.packer.records",
     "ArtifactRecord": "hybridcore.packer.records",
 }
 

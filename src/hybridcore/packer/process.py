@@ -143,7 +143,7 @@ class _FifoReader:
             fifo.unlink()
         os.mkfifo(fifo, 0o600)
         rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        # Our own writer keeps the reader from seeing EOF before Packer has opened the FIFO.
+        # Our own writer keeps the reader from seeing EOF before the child has opened the FIFO.
         self._wfd: int | None = os.open(fifo, os.O_WRONLY)
         os.set_blocking(rfd, True)
         self._thread = threading.Thread(
