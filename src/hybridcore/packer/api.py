@@ -73,9 +73,12 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
     env = env_name()
-    with StateStore.for_root(proj.root) as store:
+    store = StateStore.for_root(proj.root)
+    try:
         current = driftcheck.fingerprints_of(proj, packer, plans, env)
         return [c.report(env) for c in driftcheck.compare(store, plans, current, env)]
+    finally:
+        store.close()
 
 
 def _resolve(project: Project | str | Path | None, targets: str | Sequence[str] | None,

@@ -42,23 +42,24 @@ def execute(kind: Kind, project: Project, packer: PackerBinary, plans: Sequence[
             options: RunOptions | None = None, observer: Observer | None = None) -> CommandResult:
     """Run ``plans`` (at least one) as one command and record everything; Packer failures are returned."""
     env = env_name()
-    command_id = new_ulid()
+    command_id, started_at = new_ulid(), now_iso()
     artmod.git_state.cache_clear()  # provenance must reflect the repository as of this command
     private_dir(project.state_dir)
     private_dir(project.state_dir / "runs")
     events = EventLog(project.state_dir / "logs" / f"{command_id}.jsonl", command_id)
-    store = StateStore.for_root(project.root)
     try:
-        # A corrupt or too-new state store, or a bad [[classify.rules]] entry, stops the command
-        # here, before Packer runs, not after.
-        store.get_trusted(plans[0].target.name, env)
-        rules = load_rules(project.classify_rules) if project.classify_rules else None
-        s = Session(kind, project, packer, options or RunOptions(), command_id, env, now_iso(), events, store,
-                    observer, Cancel(), rules)
-        return _run(s, plans)
+        store = StateStore.for_root(project.root)
+        try:
+            # A corrupt or too-new state store, or a bad [[classify.rules]] entry, stops the command
+            # here, before Packer runs, not after.
+            store.get_trusted(plans[0].target.name, env)
+            rules = load_rules(project.classify_rules) if project.classify_rules else None
+            return _run(Session(kind, project, packer, options or RunOptions(), command_id, env, started_at,
+                                events, store, observer, Cancel(), rules), plans)
+        finally:
+            store.close()
     finally:
         events.close()
-        store.close()
 
 
 def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
