@@ -63,7 +63,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the response object
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"hybridcore-packer {__version__}")
+        report.plain(f"hybridcore-packer {__version__}")
         raise typer.Exit(0)
 
 
@@ -359,13 +359,11 @@ def _dispatch(argv: list[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         # Reached only when no command was running (the API turns Ctrl-C into a recorded interruption).
-        sys.stderr.write("interrupted\n")
+        report.interrupted()
         return ExitCode.INTERRUPTED
     except OSError as exc:
         # The machine, not the code: a read-only project folder, a full disk, a vanished file.
-        where = f" ({exc.filename})" if exc.filename else ""
-        sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
-                         "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
+        report.os_error(exc)
         return ExitCode.USAGE
     return ExitCode.OK
 

@@ -7,6 +7,7 @@ commands whose output *is* a record (``runs show``, ``artifacts show``).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -125,3 +126,13 @@ def cache_pruned(entries: Sequence[str]) -> None:
 def text(body: str) -> None:
     """A prepared multi-line text (e.g. the upgrade-check summary), printed as it is."""
     console().print(body, markup=False)
+
+
+def interrupted() -> None:
+    sys.stderr.write("interrupted\n")
+
+
+def os_error(exc: OSError) -> None:
+    where = f" ({exc.filename})" if exc.filename else ""
+    sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
+                     "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
