@@ -2,9 +2,9 @@
 
 Every write after planning goes through here, each once and from memory: an attempt's manifest is
 built from the artifacts Packer announced and written, never read back; records are validated once
-from redacted values. This is the only writer of run rows (``running`` before Packer starts, the final
-row when a target ends, ``refused`` for drift) and the only place exit codes are decided (through
-``status.exit_code_for``).
+from redacted values. This is the only writer of run rows: ``running`` and ``refused`` from the calling
+thread before any worker starts, the final row from the worker that ran the target (so a Ctrl-C,
+which lands on the calling thread, never cuts a record in half). Exit codes come from ``status``.
 
 The pydantic models (``records``) load on first use: the runner imports them on a thread while
 Packer runs, so they cost nothing on the way to Packer's start.
