@@ -1,20 +1,34 @@
-"""One exception family for everything hybridcore refuses to do.
+"""One exception family for everything hybridcore refuses to do, and the one exit-code table.
 
-Every error carries a one-line ``hint`` telling the operator what to do next and the CLI exit code it
+Every error carries a one-line ``hint`` telling the operator what to do next and the exit code it
 maps to, so the CLI can print it without a traceback. Failures of Packer itself are *returned* in a
-``CommandResult``; these exceptions are for bad input and refusals, raised before Packer starts.
+``CommandResult`` (whose ``exit_code`` comes from the same table); these exceptions are for bad input
+and refusals, raised before Packer starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from enum import IntEnum
 from typing import Any, ClassVar
 
 
-class HybridcoreError(Exception):
-    """Base class: a clear message, a remediation hint, and the CLI exit code."""
+class ExitCode(IntEnum):
+    """The process exit codes of DESIGN.md; ``exit_code`` in every result is one of these."""
 
-    exit_code: ClassVar[int] = 2
+    OK = 0
+    FAILED = 1          # hard-stop failure: retrying would fail again
+    USAGE = 2           # bad input or a refusal before anything ran
+    UNFORMATTED = 3     # ``fmt --check`` found files to rewrite (Packer's own code for it)
+    DRIFT = 4           # ``build`` refused, or ``drift`` found some
+    RETRYABLE = 75      # transient failure, retries exhausted (sysexits EX_TEMPFAIL)
+    INTERRUPTED = 130   # Ctrl-C or SIGTERM (shell convention 128 + SIGINT)
+
+
+class HybridcoreError(Exception):
+    """Base class: a clear message, a remediation hint, and the exit code."""
+
+    exit_code: ClassVar[int] = ExitCode.USAGE
     default_hint: ClassVar[str] = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -88,7 +102,7 @@ class CacheError(HybridcoreError):
 class DriftDetected(HybridcoreError):
     """``build`` refused: the inputs differ from what was last trusted for this target and env."""
 
-    exit_code = 4
+    exit_code = ExitCode.DRIFT
     default_hint = "review the diff, then run 'hybridcore-packer validate' to trust the new inputs"
 
     def __init__(self, message: str, *, diff: Mapping[str, Any], hint: str | None = None) -> None:

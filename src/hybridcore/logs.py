@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from hybridcore.packer.files import open_private, private_dir
+from hybridcore.files import open_private, private_dir
 
 logger = logging.getLogger("hybridcore.logs")
 logger.addHandler(logging.NullHandler())

@@ -25,6 +25,8 @@ def test_artifact_schema_has_the_fixed_keys() -> None:
     fixed = {"build_id", "target", "builder_id", "builder_type", "platform", "region", "image_ids",
              "artifact_id", "files", "packer_run_uuid", "provenance", "schema_version"}
     assert fixed <= set(schema["properties"])
+    assert schema["properties"]["schema_version"]["default"] == 2  # v2 added "extra"
+    assert schema["properties"]["extra"]["additionalProperties"] == {"type": "string"}
     prov = schema["$defs"]["Provenance"]["properties"]
     assert {"command_id", "git_sha", "git_dirty", "packer_version", "fingerprint", "env", "started_at",
             "finished_at"} <= set(prov)
@@ -34,6 +36,8 @@ def test_result_schema_has_the_fixed_keys() -> None:
     schema = json.loads((SCHEMA_DIR / "command-result.schema.json").read_text())
     assert {"command", "exit_code", "stdout", "stderr", "manifest_path", "artifacts", "started_at",
             "finished_at", "retryable", "targets"} <= set(schema["properties"])
+    target = schema["$defs"]["TargetResult"]["properties"]
+    assert {"exit_code", "packer_exit_code", "status"} <= set(target)
 
 
 def test_renamed_field_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

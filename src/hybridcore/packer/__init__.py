@@ -16,11 +16,16 @@ from hybridcore.errors import (
     TemplateNotFound,
     UnknownTarget,
 )
+
+# Bound eagerly (the engine is stdlib only): importing a submodule sets the package attribute of its
+# name, so a lazily bound ``classify`` would turn into the module ``hybridcore.packer.classify`` as
+# soon as anything imported that module first.
+from hybridcore.packer.classify import Classification, classify
 from hybridcore.packer.secrets import Secret
 
 if TYPE_CHECKING:
     from hybridcore.packer.api import build, drift, fmt, validate
-    from hybridcore.packer.classify import Classification, classify
+    from hybridcore.packer.driftcheck import DriftReport
     from hybridcore.packer.records import ArtifactRecord, CommandResult
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "CommandResult",
     "ConfigError",
     "DriftDetected",
+    "DriftReport",
     "HybridcoreError",
     "MalformedVar",
     "PackerNotFound",
@@ -46,8 +52,8 @@ __all__ = [
 
 _LAZY = {
     "build": "hybridcore.packer.api", "fmt": "hybridcore.packer.api", "validate": "hybridcore.packer.api",
-    "drift": "hybridcore.packer.api", "classify": "hybridcore.packer.classify",
-    "Classification": "hybridcore.packer.classify", "CommandResult": "hybridcore.packer.records",
+    "drift": "hybridcore.packer.api", "DriftReport": "hybridcore.packer.driftcheck",
+    "CommandResult": "hybridcore.packer.records",
     "ArtifactRecord": "hybridcore.packer.records",
 }
 

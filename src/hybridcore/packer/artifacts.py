@@ -1,8 +1,9 @@
-"""From Packer's artifact lines to a manifest and to ``artifacts/<build_id>.json`` records.
+"""From Packer's artifact lines to a manifest and to artifact records (``artifacts/<build_id>.json``).
 
 The manifest follows Packer's own manifest post-processor schema so tools that read one read the other;
 it exists whether or not the template has a manifest post-processor. Artifact records add what
-downstream publishing needs: platform, region, image IDs and provenance.
+downstream publishing needs: platform, region, image IDs, builder detail (``extra``) and provenance.
+Everything here takes plain values and returns them; ``results`` writes them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ import functools
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hybridcore.ids import new_ulid
+from hybridcore.packer.config import Target
 from hybridcore.packer.machine_readable import RawArtifact
+from hybridcore.packer.secrets import Redactor
 from hybridcore.packer.templates import TemplateInfo, interpolate
+
+if TYPE_CHECKING:
+    from hybridcore.packer.records import ArtifactRecord, Provenance
 
 
 def distinct(raw: Iterable[RawArtifact]) -> list[RawArtifact]:
@@ -94,3 +101,33 @@ def template_vars(info: TemplateInfo | None, plain_vars: Mapping[str, str]) -> d
             if name in plain_vars:
                 values[name] = plain_vars[name]
     return values
+
+
+def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: TemplateInfo | None, cwd: Path,
+                     plain_vars: Mapping[str, str], provenance: Provenance, run_uuid: str | None,
+                     redactor: Redactor) -> list[ArtifactRecord]:
+    """One record per artifact, redacted, each with a new build id (a ULID: sorts by creation time)."""
+    # pydantic (records) and the per-builder rules load only once a build has produced something.
+    from hybridcore.packer.artifact_facts import builder_type_for, describe
+    from hybridcore.packer.records import ArtifactRecord
+
+    variables = template_vars(info, plain_vars)
+    out: list[ArtifactRecord] = []
+    for raw in raws:
+        builder_type = info.builder_type(raw.build_name) if info else ""
+        source: dict[str, Any] = dict(info.source_attrs(raw.build_name)) if info else {}
+        source["__vars__"] = variables
+        facts = describe(raw, builder_type, source)
+        # Local builders name files relative to where Packer ran; records must be usable from anywhere.
+        image_ids = [str(cwd / i) if i in raw.files and not Path(i).is_absolute() else i for i in facts.image_ids]
+        values = {
+            "build_id": new_ulid(), "target": target.name, "build_name": raw.build_name,
+            "builder_id": raw.builder_id,
+            "builder_type": builder_type or builder_type_for(raw.builder_id) or "unknown",
+            "platform": target.platform or facts.platform, "region": target.region or facts.region,
+            "image_ids": image_ids, "artifact_id": raw.id,
+            "files": [{"name": str(cwd / f["name"]), "size": f["size"]} for f in file_entries(raw.files, cwd)],
+            "packer_run_uuid": run_uuid, "provenance": provenance, "extra": dict(facts.extra),
+        }
+        out.append(ArtifactRecord.model_validate(redactor.value(values)))
+    return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hybridcore.errors import ConfigError, PackerNotFound, PackerVersionError
-from hybridcore.packer.files import atomic_write_bytes, private_dir
+from hybridcore.files import atomic_write_bytes, private_dir
 
 MIN_VERSION = "1.6.0"   # HCL2 variables, sensitive values and PKR_VAR_ work from here
 _VERSION_RE = re.compile(r"v?(\d+\.\d+\.\d+)")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hybridcore.errors import CacheError
-from hybridcore.packer.files import atomic_write_bytes, atomic_writer, open_private, private_dir
+from hybridcore.files import atomic_write_bytes, atomic_writer, open_private, private_dir
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 INDEX = "index.json"

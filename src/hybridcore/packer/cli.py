@@ -1,18 +1,19 @@
-"""``hybridcore-packer``: the command line (Typer + Rich).
+"""``hybridcore-packer``: the command line (Typer): parse arguments, call the API, hand the outcome to
+``console`` and exit with its code.
 
-Exit codes (DESIGN.md): 0 ok · 1 hard-stop failure · 2 usage/bad input · 3 ``fmt --check`` found
-unformatted files · 4 drift · 75 retryable failure (retries exhausted) · 130 interrupted.
-Human output streams Packer's progress live; ``--json`` prints only the response object.
+Exit codes are ``hybridcore.errors.ExitCode`` (DESIGN.md): 0 ok · 1 hard-stop failure · 2 usage/bad
+input · 3 ``fmt --check`` found unformatted files · 4 drift · 75 retryable failure (retries
+exhausted) · 130 interrupted. A result's ``exit_code`` already is one of them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -20,15 +21,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from hybridcore import __version__
-from hybridcore.errors import HybridcoreError
+from hybridcore.errors import ExitCode, HybridcoreError
+from hybridcore.packer.console import report
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from hybridcore.packer.records import CommandResult
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFORMATTED, EXIT_DRIFT = 0, 1, 2, 3, 4
-EXIT_RETRYABLE, EXIT_INTERRUPTED = 75, 130
+    from hybridcore.packer.session import Observer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Safe, observable HashiCorp Packer builds.")
@@ -39,7 +37,19 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(cache_app, name="cache")
 
-_state: dict[str, Any] = {"project": None}
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalOptions:
+    """Options given before the command name (``hybridcore-packer -C DIR build ...``)."""
+
+    project: Path | None = None
+
+
+def _project(ctx: typer.Context) -> Path | None:
+    options = ctx.find_object(GlobalOptions)
+    return options.project if options is not None else None
+
 
 TargetsArg = Annotated[list[str] | None, typer.Argument(help="targets from hybridcore.toml or template paths",
                                                         show_default=False)]
@@ -51,30 +61,21 @@ ProvOpt = Annotated[list[Path] | None, typer.Option("--provisioner", help="a pro
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the response object as JSON only")]
 
 
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        # Logs and CI: never truncate tables to an assumed 80 columns.
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=200)
-    return console
-
-
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"hybridcore-packer {__version__}")
+        report.plain(f"hybridcore-packer {__version__}")
         raise typer.Exit(0)
 
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="print the version and exit")] = False,
     project: Annotated[Path | None, typer.Option("--project", "-C", help="project folder or hybridcore.toml "
                                                  "(default: search upwards from the current folder)")] = None,
 ) -> None:
-    _state["project"] = project
+    ctx.obj = GlobalOptions(project)
 
 
 def _parse_vars(items: list[str] | None) -> dict[str, str]:
@@ -83,80 +84,16 @@ def _parse_vars(items: list[str] | None) -> dict[str, str]:
     return dict(parse_var_assignment(item) for item in items or [])
 
 
-def _observer(json_mode: bool, multi: bool) -> Callable[[str, str, str], None] | None:
+def _observer(json_mode: bool, multi: bool) -> Observer | None:
     if json_mode:
         return None
-    from hybridcore.packer.machine_readable import parse_line, ui_text
+    from hybridcore.packer.console.stream import line_printer
 
-    out = _console()
-
-    def show(target: str, stream: str, line: str) -> None:
-        if stream == "event":
-            return
-        ml = parse_line(line)
-        if ml is not None:
-            text = ui_text(ml)
-            if text is None:
-                return
-            line = text
-        prefix = f"[cyan]{target}[/] " if multi else ""
-        style = "red" if stream == "stderr" else ""
-        for part in line.splitlines() or [""]:
-            out.print(prefix + (f"[{style}]" if style else ""), end="")
-            out.out(part, highlight=False) if not style else out.print(part, style=style, markup=False)
-
-    return show
-
-
-def exit_code_for(result: CommandResult) -> int:
-    statuses = {t.status for t in result.targets}
-    if result.status == "interrupted":
-        return EXIT_INTERRUPTED
-    if result.exit_code == 0 and statuses <= {"ok"}:
-        return EXIT_OK
-    if result.retryable:
-        return EXIT_RETRYABLE
-    if statuses <= {"ok", "unformatted"} and result.status == "unformatted":
-        return EXIT_UNFORMATTED
-    return EXIT_FAILED
-
-
-def _report(result: CommandResult, json_mode: bool) -> NoReturn:
-    code = exit_code_for(result)
-    if json_mode:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-        raise typer.Exit(code)
-    err = _console(stderr=True)
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
-    for t in result.targets:
-        if t.status == "ok":
-            err.print(f"[green]✓[/] {t.target}: {result.command} ok "
-                      f"({len(t.artifacts)} artifact{'s' if len(t.artifacts) != 1 else ''})"
-                      if result.command == "build" else f"[green]✓[/] {t.target}: {result.command} ok")
-            for a in t.artifacts:
-                err.print(f"    artifact {a.build_id} {a.platform} {', '.join(a.image_ids) or a.artifact_id}",
-                          markup=False)
-            continue
-        c = t.classification
-        kind = "retryable" if t.retryable else "hard-stop"
-        err.print(f"[red]✗[/] {t.target}: {t.status} (exit {t.exit_code}) — {c.category}, {kind}"
-                  + (f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""))
-        err.print(f"  hint: {c.hint}", markup=False)
-        err.print(f"  logs: {t.run_dir}", markup=False)
-    err.print(f"command {result.command_id} · env {result.env} · packer {result.packer_version}", style="dim")
-    raise typer.Exit(code)
+    return line_printer(multi)
 
 
 def _fail(exc: HybridcoreError, json_mode: bool) -> NoReturn:
-    if json_mode:
-        typer.echo(json.dumps(exc.to_dict(), indent=2))
-    else:
-        err = _console(stderr=True)
-        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False) if "[" not in exc.message \
-            else err.print("error: " + exc.message, markup=False)
-        if exc.hint:
-            err.print(f"hint: {exc.hint}", markup=False)
+    report.error(exc, json_mode)
     raise typer.Exit(exc.exit_code)
 
 
@@ -165,11 +102,12 @@ def _run(json_mode: bool, fn: Callable[[], CommandResult]) -> NoReturn:
         result = fn()
     except HybridcoreError as exc:
         _fail(exc, json_mode)
-    _report(result, json_mode)
+    report.command_result(result, json_mode)
+    raise typer.Exit(result.exit_code)
 
 
 @app.command("fmt")
-def fmt_cmd(targets: TargetsArg = None,
+def fmt_cmd(ctx: typer.Context, targets: TargetsArg = None,
             check: Annotated[bool, typer.Option("--check", help="exit 3 if files need formatting")] = False,
             diff: Annotated[bool, typer.Option("--diff", help="show the changes")] = False,
             recursive: Annotated[bool, typer.Option("--recursive/--no-recursive")] = True,
@@ -185,24 +123,25 @@ def fmt_cmd(targets: TargetsArg = None,
         _fail(exc, json_mode)
 
     _run(json_mode, lambda: api.fmt(targets or None, check=check, diff=diff, recursive=recursive,
-                                    project=_state["project"], observer=_observer(json_mode, False)))
+                                    project=_project(ctx), observer=_observer(json_mode, False)))
 
 
 @app.command("validate")
-def validate_cmd(targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
+def validate_cmd(ctx: typer.Context, targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
                  provisioner: ProvOpt = None, json_mode: JsonOpt = False) -> None:
     """Validate the targets; success makes their current inputs trusted for build."""
     from hybridcore.packer import api
 
     def go() -> CommandResult:
         return api.validate(targets or None, _parse_vars(var), var_files=var_file, provisioners=provisioner,
-                            project=_state["project"], observer=_observer(json_mode, len(targets or []) != 1))
+                            project=_project(ctx), observer=_observer(json_mode, len(targets or []) != 1))
 
     _run(json_mode, go)
 
 
 @app.command("build")
 def build_cmd(
+    ctx: typer.Context,
     targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None, provisioner: ProvOpt = None,
     force: Annotated[bool, typer.Option("--force", help="packer -force: replace existing artifacts")] = False,
     parallel: Annotated[int | None, typer.Option("--parallel", min=1, help="targets built at once")] = None,
@@ -216,52 +155,41 @@ def build_cmd(
     """Build the targets (refused with exit 4 when inputs drifted since validate)."""
     from hybridcore.packer import api
 
-    def call(observer: Callable[[str, str, str], None] | None) -> CommandResult:
+    def call(observer: Observer | None) -> CommandResult:
         return api.build(targets or None, _parse_vars(var), provisioner, var_files=var_file, force=force,
                          parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
-                         fail_fast=fail_fast, timeout=timeout, project=_state["project"], observer=observer)
+                         fail_fast=fail_fast, timeout=timeout, project=_project(ctx), observer=observer)
 
     def go() -> CommandResult:
-        console = _console()
-        live = not json_mode and console.is_terminal and (parallel or 0) > 1 and len(targets or []) != 1
+        from hybridcore.packer.console.terminal import console
+
+        out = console()
+        live = not json_mode and out.is_terminal and (parallel or 0) > 1 and len(targets or []) != 1
         if not live:
             return call(_observer(json_mode, len(targets or []) != 1))
         from hybridcore.packer.config import load_project
-        from hybridcore.packer.progress import LiveView
+        from hybridcore.packer.console.live import LiveView
 
-        names = [t.name for t in load_project(_state["project"]).resolve(targets or None)]
-        with LiveView(console, names) as view:
+        names = [t.name for t in load_project(_project(ctx)).resolve(targets or None)]
+        with LiveView(out, names) as view:
             return call(view)
 
     _run(json_mode, go)
 
 
 @app.command("drift")
-def drift_cmd(targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
+def drift_cmd(ctx: typer.Context, targets: TargetsArg = None, var: VarOpt = None, var_file: VarFileOpt = None,
               provisioner: ProvOpt = None, json_mode: JsonOpt = False) -> None:
     """Show what changed since each target was last trusted (exit 4 if anything did). Runs no Packer."""
     from hybridcore.packer import api
 
     try:
         reports = api.drift(targets or None, _parse_vars(var), var_files=var_file, provisioners=provisioner,
-                            project=_state["project"])
+                            project=_project(ctx))
     except HybridcoreError as exc:
         _fail(exc, json_mode)
-    code = EXIT_OK if all(r.clean for r in reports) else EXIT_DRIFT
-    if json_mode:
-        typer.echo(json.dumps([{"target": r.target, "env": r.env, "clean": r.clean, "digest": r.digest,
-                                "trusted_digest": r.trusted_digest, "diff": r.diff} for r in reports], indent=2))
-        raise typer.Exit(code)
-    out = _console()
-    for r in reports:
-        if r.clean:
-            out.print(f"[green]✓[/] {r.target} ({r.env}): no drift")
-        else:
-            out.print(f"[yellow]![/] {r.target} ({r.env}): drift")
-            out.print("\n".join("    " + line for line in r.summary.splitlines()), markup=False)
-    if code:
-        out.print("run 'hybridcore-packer validate' to trust the new inputs", style="dim")
-    raise typer.Exit(code)
+    report.drift_reports(reports, json_mode)
+    raise typer.Exit(ExitCode.OK if all(r.clean for r in reports) else ExitCode.DRIFT)
 
 
 @runs_app.callback()
@@ -272,30 +200,24 @@ def runs_list(ctx: typer.Context,
     """List recent commands (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = _with_store(lambda s: s.list_runs(limit=limit, target=target), json_mode)
+    rows = _with_store(ctx, lambda s: s.list_runs(limit=limit, target=target), json_mode)
     if json_mode:
-        typer.echo(json.dumps(rows, indent=2, default=str))
-        raise typer.Exit(0)
-    from rich.table import Table
-
-    table = Table("run", "kind", "target", "env", "status", "exit", "category", "started")
-    for r in rows:
-        table.add_row(r["id"], r["kind"], r["target"], r["env"], r["status"], str(r.get("exit_code")),
-                      r.get("category") or "", r.get("started_at") or "")
-    _console().print(table)
+        report.print_json(rows)
+    else:
+        report.runs_table(rows)
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, json_mode: JsonOpt = True) -> None:
+def runs_show(ctx: typer.Context, run_id: str, json_mode: JsonOpt = True) -> None:
     """One recorded run as JSON; a command id shows every target of that command."""
     def lookup(store: Any) -> Any:
         rows = [r for r in store.list_runs(limit=10_000) if r["id"].split("/", 1)[0] == run_id]
         return rows if len(rows) > 1 else store.get_run(run_id)
 
-    row = _with_store(lookup, json_mode)
+    row = _with_store(ctx, lookup, json_mode)
     if row is None:
         _fail(HybridcoreError(f"no run {run_id!r}", hint="list runs with 'hybridcore-packer runs'"), json_mode)
-    typer.echo(json.dumps(row, indent=2, default=str))
+    report.print_json(row)
 
 
 @artifacts_app.callback()
@@ -309,36 +231,30 @@ def artifacts_list(ctx: typer.Context,
     """List artifact records (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = _with_store(lambda s: s.list_artifacts(target=target, limit=limit), json_mode)
+    rows = _with_store(ctx, lambda s: s.list_artifacts(target=target, limit=limit), json_mode)
     if github_output is not None:
-        from hybridcore.packer.publish import github_output_lines
+        from hybridcore.packer.console.github import append_github_output
 
-        with github_output.open("a", encoding="utf-8") as fh:
-            fh.write(github_output_lines(rows))
+        append_github_output(github_output, rows)
     if json_mode:
-        typer.echo(json.dumps(rows, indent=2))
-        raise typer.Exit(0)
-    from rich.table import Table
-
-    table = Table("build_id", "target", "platform", "region", "image ids", "builder")
-    for r in rows:
-        table.add_row(r["build_id"], r["target"], r["platform"], r.get("region") or "",
-                      ", ".join(r.get("image_ids") or []) or r.get("artifact_id", ""), r["builder_id"])
-    _console().print(table)
+        report.print_json(rows)
+    else:
+        report.artifacts_table(rows)
 
 
 @artifacts_app.command("show")
-def artifacts_show(build_id: str) -> None:
+def artifacts_show(ctx: typer.Context, build_id: str) -> None:
     """One artifact record as JSON (a unique prefix of the build id is enough)."""
-    row = _with_store(lambda s: s.get_artifact(build_id), True)
+    row = _with_store(ctx, lambda s: s.get_artifact(build_id), True)
     if row is None:
         _fail(HybridcoreError(f"no artifact {build_id!r}", hint="list them with 'hybridcore-packer artifacts'"),
               False)
-    typer.echo(json.dumps(row, indent=2))
+    report.print_json(row)
 
 
 @app.command("upgrade-check")
 def upgrade_check_cmd(
+    ctx: typer.Context,
     targets: TargetsArg = None,
     from_: Annotated[str, typer.Option("--from", help="the Packer binary in use now")] = "packer",
     to: Annotated[str, typer.Option("--to", help="the candidate Packer binary")] = "packer",
@@ -350,23 +266,22 @@ def upgrade_check_cmd(
     from hybridcore.packer import upgrade
 
     try:
-        report = upgrade.upgrade_check(from_, to, targets or None, project=_state["project"],
-                                       report_dir=report_dir)
+        checked = upgrade.upgrade_check(from_, to, targets or None, project=_project(ctx), report_dir=report_dir)
     except HybridcoreError as exc:
         _fail(exc, json_mode)
     if json_mode:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        report.print_json(checked.to_dict())
     else:
-        _console().print(report.summary(), markup=False)
-    raise typer.Exit(report.exit_code)
+        report.text(checked.summary())
+    raise typer.Exit(checked.exit_code)
 
 
-def _shared_cache(cache_dir: Path | None) -> Any:
+def _shared_cache(ctx: typer.Context, cache_dir: Path | None) -> Any:
     from hybridcore.packer.cache import SharedCache
     from hybridcore.packer.config import load_project
 
     try:
-        project = load_project(_state["project"])
+        project = load_project(_project(ctx))
     except HybridcoreError as exc:
         _fail(exc, False)
     return SharedCache(cache_dir.resolve() if cache_dir else project.default_cache_dir)
@@ -376,49 +291,40 @@ CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="default: 
 
 
 @cache_app.command("ls")
-def cache_ls(cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
+def cache_ls(ctx: typer.Context, cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
     """List shared cache entries."""
-    entries = _shared_cache(cache_dir).entries()
+    entries = _shared_cache(ctx, cache_dir).entries()
     if json_mode:
-        typer.echo(json.dumps(entries, indent=2))
-        return
-    from rich.table import Table
-
-    table = Table("entry", "size", "url", "checksum", "last used")
-    for e in entries:
-        import time
-
-        used = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e["last_used"])) if e["last_used"] else ""
-        table.add_row(e["entry"], str(e["size"]), e["url"] or "(not recorded)", e["checksum"] or "", used)
-    _console().print(table)
+        report.print_json(entries)
+    else:
+        report.cache_table(entries)
 
 
 @cache_app.command("verify")
-def cache_verify(cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
+def cache_verify(ctx: typer.Context, cache_dir: CacheDirOpt = None, json_mode: JsonOpt = False) -> None:
     """Re-hash every entry against its checksum; mismatches are quarantined (exit 1)."""
-    report = _shared_cache(cache_dir).verify()
+    verified = _shared_cache(ctx, cache_dir).verify()
     if json_mode:
-        typer.echo(json.dumps(report, indent=2))
+        report.print_json(verified)
     else:
-        for r in report:
-            typer.echo(f"{'ok ' if r['ok'] else 'BAD'} {r['entry']} {r['problem'] or ''}".rstrip())
-    raise typer.Exit(0 if all(r["ok"] for r in report) else 1)
+        report.cache_verified(verified)
+    raise typer.Exit(ExitCode.OK if all(r["ok"] for r in verified) else ExitCode.FAILED)
 
 
 @cache_app.command("prune")
-def cache_prune(older_than: Annotated[float, typer.Option("--older-than", help="days unused", min=0)] = 30,
+def cache_prune(ctx: typer.Context,
+                older_than: Annotated[float, typer.Option("--older-than", help="days unused", min=0)] = 30,
                 cache_dir: CacheDirOpt = None) -> None:
     """Remove entries unused for --older-than days."""
-    for entry in _shared_cache(cache_dir).prune(older_than):
-        typer.echo(f"removed {entry}")
+    report.cache_pruned(_shared_cache(ctx, cache_dir).prune(older_than))
 
 
-def _with_store(fn: Callable[[Any], Any], json_mode: bool) -> Any:
+def _with_store(ctx: typer.Context, fn: Callable[[Any], Any], json_mode: bool) -> Any:
     from hybridcore.packer.config import load_project
     from hybridcore.state import StateStore
 
     try:
-        project = load_project(_state["project"])
+        project = load_project(_project(ctx))
         store = StateStore.for_root(project.root)
         try:
             return fn(store)
@@ -453,15 +359,13 @@ def _dispatch(argv: list[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         # Reached only when no command was running (the API turns Ctrl-C into a recorded interruption).
-        sys.stderr.write("interrupted\n")
-        return EXIT_INTERRUPTED
+        report.interrupted()
+        return ExitCode.INTERRUPTED
     except OSError as exc:
         # The machine, not the code: a read-only project folder, a full disk, a vanished file.
-        where = f" ({exc.filename})" if exc.filename else ""
-        sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
-                         "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
-        return EXIT_USAGE
-    return EXIT_OK
+        report.os_error(exc)
+        return ExitCode.USAGE
+    return ExitCode.OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,10 @@
-"""The thin process layer: run one Packer command, stream every line, stop it politely.
+"""The thin process layer: run one command, stream every line, stop it politely.
 
 Modelled on tox's execute: a request in, a frozen outcome out, one reader thread per pipe. Lines are
 redacted *before* they touch a file, a callback or the in-memory tail, so no secret ever leaves this
-module unredacted. Packer runs in its own process group; stopping it is SIGINT (Packer cleans up cloud
-resources), then SIGTERM after a grace period, then SIGKILL.
+module unredacted. The child runs in its own process group; stopping it is SIGINT (a tool such as
+Packer cleans up remote resources on it), then SIGTERM after a grace period, then SIGKILL. Nothing
+here knows which tool runs: judging the exit code is the caller's job.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Literal
 
-Status = Literal["ok", "failed", "interrupted", "timeout"]
+from hybridcore.files import open_private
+
+# How the process ended: by itself (any exit code), or stopped by us on request or at the deadline.
+Ending = Literal["exited", "interrupted", "timeout"]
 LineCallback = Callable[[str, str], None]   # (stream, redacted line)
 TAIL_BYTES = 1 << 20
 log = logging.getLogger(__name__)
@@ -43,6 +47,17 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class FifoLog:
+    """A log the child writes to a path it is told about (e.g. in an environment variable).
+
+    ``fifo`` is created as a named pipe so the text is redacted on its way to ``dest`` and never
+    lands on disk raw; the caller puts ``fifo`` wherever the child looks for its log path."""
+
+    fifo: Path
+    dest: Path
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessRequest:
     argv: Sequence[str]
     env: dict[str, str]
@@ -52,18 +67,18 @@ class ProcessRequest:
     redact: Callable[[str], str] = lambda s: s
     on_line: LineCallback | None = None
     timeout: float | None = None
-    interrupt_grace: float = 60.0   # after SIGINT, before SIGTERM: Packer may be deleting cloud resources
+    interrupt_grace: float = 60.0   # after SIGINT, before SIGTERM: the child may be cleaning up remotely
     term_grace: float = 10.0        # after SIGTERM, before SIGKILL
     tail_bytes: int = TAIL_BYTES
     cancel: Cancel = field(default_factory=Cancel)
-    packer_log: Path | None = None  # PACKER_LOG_PATH is a FIFO we drain (redacted) into this file
-    append: bool = False            # append to the log files (several commands of one step, e.g. fmt)
+    fifo_log: FifoLog | None = None
+    append: bool = False            # append to the log files (several commands of one step)
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutcome:
-    exit_code: int
-    status: Status
+    exit_code: int                   # negative: killed by that signal (Popen's convention)
+    ending: Ending
     stdout: str                      # bounded tail, redacted
     stderr: str
     stdout_truncated: bool
@@ -98,12 +113,6 @@ class _Tail:
         return "\n".join(self.lines) + ("\n" if self.lines else "")
 
 
-def _open_private(path: Path, append: bool = False) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o600)
-    return os.fdopen(fd, "wb")
-
-
 def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
           redact: Callable[[str], str], on_line: LineCallback | None) -> None:
     with pipe, sink:
@@ -120,8 +129,8 @@ def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
                     log.exception("line consumer failed on %s", stream)
 
 
-class _LogFifo:
-    """``PACKER_LOG_PATH`` as a FIFO: Packer's debug log is redacted on its way to disk, never raw."""
+class _FifoReader:
+    """Drains a :class:`FifoLog` (redacted) into its destination for as long as the child runs."""
 
     def __init__(self, fifo: Path, out: Path, redact: Callable[[str], str], append: bool) -> None:
         self.fifo = fifo
@@ -130,12 +139,12 @@ class _LogFifo:
             fifo.unlink()
         os.mkfifo(fifo, 0o600)
         rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        # Our own writer keeps the reader from seeing EOF before Packer has opened the FIFO.
+        # Our own writer keeps the reader from seeing EOF before the child has opened the FIFO.
         self._wfd: int | None = os.open(fifo, os.O_WRONLY)
         os.set_blocking(rfd, True)
         self._thread = threading.Thread(
-            target=_pump, args=(os.fdopen(rfd, "rb"), _open_private(out, append), None, "packer-log", redact, None),
-            daemon=True, name="hybridcore-packer-log",
+            target=_pump, args=(os.fdopen(rfd, "rb"), open_private(out, append=append), None, "fifo-log", redact, None),
+            daemon=True, name="hybridcore-fifo-log",
         )
         self._thread.start()
 
@@ -173,11 +182,11 @@ def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str]) ->
 def run(req: ProcessRequest) -> ProcessOutcome:
     started = datetime.now(UTC)
     log_fifo = None
-    if req.packer_log is not None and "PACKER_LOG_PATH" in req.env:
-        log_fifo = _LogFifo(Path(req.env["PACKER_LOG_PATH"]), req.packer_log, req.redact, req.append)
+    if req.fifo_log is not None:
+        log_fifo = _FifoReader(req.fifo_log.fifo, req.fifo_log.dest, req.redact, req.append)
     out_tail, err_tail = _Tail(req.tail_bytes), _Tail(req.tail_bytes)
     sent: list[str] = []
-    status: Status | None = None
+    ending: Ending = "exited"
     try:
         proc = subprocess.Popen(
             list(req.argv), cwd=req.cwd, env=req.env, stdin=subprocess.DEVNULL,
@@ -191,9 +200,11 @@ def run(req: ProcessRequest) -> ProcessOutcome:
     assert proc.stderr is not None
     readers = [
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stdout, _open_private(req.stdout_path, req.append), out_tail, "stdout", req.redact, req.on_line)),
+            proc.stdout, open_private(req.stdout_path, append=req.append), out_tail, "stdout", req.redact,
+            req.on_line)),
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stderr, _open_private(req.stderr_path, req.append), err_tail, "stderr", req.redact, req.on_line)),
+            proc.stderr, open_private(req.stderr_path, append=req.append), err_tail, "stderr", req.redact,
+            req.on_line)),
     ]
     for t in readers:
         t.start()
@@ -205,15 +216,15 @@ def run(req: ProcessRequest) -> ProcessOutcome:
                 break
             except subprocess.TimeoutExpired:
                 if req.cancel.interrupt.is_set():
-                    status = "interrupted"
+                    ending = "interrupted"
                 elif deadline is not None and time.monotonic() >= deadline:
-                    status = "timeout"
-                if status is not None:
+                    ending = "timeout"
+                if ending != "exited":
                     stop(proc, req, sent)
                     break
     except KeyboardInterrupt:
         # Only when run on the main thread; the API runs processes on workers and cancels instead.
-        status = "interrupted"
+        ending = "interrupted"
         req.cancel.interrupt.set()
         stop(proc, req, sent)
     finally:
@@ -221,11 +232,8 @@ def run(req: ProcessRequest) -> ProcessOutcome:
             t.join()
         if log_fifo is not None:
             log_fifo.close()
-    code = proc.returncode
-    if status is None:
-        status = "ok" if code == 0 else "failed"
     return ProcessOutcome(
-        exit_code=code, status=status, stdout=out_tail.text(), stderr=err_tail.text(),
+        exit_code=proc.returncode, ending=ending, stdout=out_tail.text(), stderr=err_tail.text(),
         stdout_truncated=out_tail.truncated, stderr_truncated=err_tail.truncated,
         started_at=started, finished_at=datetime.now(UTC), signals=tuple(sent), pid=proc.pid,
     )

@@ -1,19 +1,23 @@
 """The records hybridcore returns and writes, as pydantic models: the single source of their JSON Schemas.
 
 ``CommandResult`` is the response object of every wrapper; ``ArtifactRecord`` is one
-``artifacts/<build_id>.json``. Both are frozen; ``to_dict()`` gives plain JSON types.
+``artifacts/<build_id>.json``. Both are frozen; ``to_dict()`` gives plain JSON types. Status and
+Classification are the plain types the runner produces (``status.Status``, ``classify.Classification``),
+used here as they are.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ARTIFACT_SCHEMA_VERSION = 1
-RESULT_SCHEMA_VERSION = 1
+from hybridcore.packer.classify import Classification
+from hybridcore.packer.status import Status
 
-Status = Literal["ok", "failed", "interrupted", "timeout", "unformatted", "refused"]
+# v2: ``extra`` (builder-specific detail: every AMI region, gallery image version, vSphere cluster...).
+ARTIFACT_SCHEMA_VERSION = 2
+RESULT_SCHEMA_VERSION = 1
 
 
 class _Frozen(BaseModel):
@@ -53,18 +57,20 @@ class ArtifactRecord(_Frozen):
     files: list[ArtifactFile]
     packer_run_uuid: str | None
     provenance: Provenance
+    extra: dict[str, str] = Field(default_factory=dict, description=(
+        "builder-specific detail, e.g. regions (every AMI region), gallery image versions, vSphere "
+        "cluster and datastore"))
 
 
-class Classification(_Frozen):
-    category: str
-    retryable: bool
-    hint: str
-    rule: str
+_EXIT_CODE = "the exit code hybridcore reports for this (DESIGN.md table: 0 ok, 1 hard stop, 3 unformatted, " \
+             "75 retryable, 130 interrupted); Packer's own is packer_exit_code"
+_PACKER_EXIT_CODE = "what Packer itself exited with (the worst of its steps); null if it never ran"
 
 
 class Attempt(_Frozen):
     attempt: int
-    exit_code: int
+    exit_code: int = Field(description=_EXIT_CODE)
+    packer_exit_code: int | None = Field(default=None, description=_PACKER_EXIT_CODE)
     status: Status
     classification: Classification
     run_dir: str
@@ -77,7 +83,8 @@ class TargetResult(_Frozen):
     target: str
     command: str = Field(description="the Packer command line, shell-quoted, secrets redacted")
     argv: list[str]
-    exit_code: int
+    exit_code: int = Field(description=_EXIT_CODE)
+    packer_exit_code: int | None = Field(default=None, description=_PACKER_EXIT_CODE)
     status: Status
     stdout: str = Field(description="last 1 MiB of stdout (redacted); full text at stdout_path")
     stderr: str
@@ -105,7 +112,8 @@ class CommandResult(_Frozen):
     command_id: str
     env: str
     packer_version: str
-    exit_code: int = Field(description="0 when every target succeeded, else the worst target's exit code")
+    exit_code: int = Field(description="the process exit code: 0 when every target succeeded, else the code of "
+                           "the worst target (interrupted > hard stop > retryable > unformatted)")
     status: Status
     stdout: str
     stderr: str

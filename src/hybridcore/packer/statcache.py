@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from hybridcore.packer.files import atomic_write_bytes, private_dir
+from hybridcore.files import atomic_write_bytes, private_dir
 
 __all__ = ["RACY_WINDOW_NS", "StatCache"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import TemplateError, TemplateNotFound
-from hybridcore.packer.files import atomic_write_bytes, private_dir
+from hybridcore.files import atomic_write_bytes, private_dir
 
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _PATH_ROOT = re.compile(r"\$\{\s*path\.root\s*\}")

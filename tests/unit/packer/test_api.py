@@ -22,6 +22,7 @@ from hybridcore.errors import (
     UnknownTarget,
 )
 from hybridcore.packer import Secret, build, fmt, validate
+from hybridcore.packer.process import Cancel
 
 CANARY = "canary-S3cr3t-value-42"
 
@@ -211,20 +212,26 @@ def test_bad_inputs_raise_before_running(fake_packer: FakePacker, project: Path,
     assert all(isinstance(e, HybridcoreError) for e in (unknown.value,))
 
 
+def _capture_cancels(mp: pytest.MonkeyPatch) -> list[Cancel]:
+    """Every command's Cancel, as the runner creates it, so a test can press Ctrl-C on it."""
+    from hybridcore.packer import runner
+
+    made: list[Cancel] = []
+
+    class Recorded(Cancel):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    mp.setattr(runner, "Cancel", Recorded)
+    return made
+
+
 def test_interrupt_sends_sigint_and_records(fake_packer: FakePacker, project: Path) -> None:
     import threading
 
-    from hybridcore.packer import api
-
     fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
     validate("web")
-    original = api._Command.__post_init__
-    commands: list[api._Command] = []
-
-    def capture(self: api._Command) -> None:
-        original(self)
-        commands.append(self)
-
     ready = fake_packer.dir / "ready"
 
     def interrupt_when_ready() -> None:
@@ -233,17 +240,20 @@ def test_interrupt_sends_sigint_and_records(fake_packer: FakePacker, project: Pa
 
         while not ready.exists():
             time.sleep(0.01)
-        commands[-1].cancel.request()
+        cancels[-1].request()
 
-    pytest.MonkeyPatch().setattr(api._Command, "__post_init__", capture)
-    thread = threading.Thread(target=interrupt_when_ready)
-    thread.start()
-    result = build("web")
-    thread.join()
+    with pytest.MonkeyPatch.context() as mp:
+        cancels = _capture_cancels(mp)
+        thread = threading.Thread(target=interrupt_when_ready)
+        thread.start()
+        result = build("web")
+        thread.join()
     assert [s["signal"] for s in fake_packer.signals()] == ["SIGINT"]
     assert result.targets[0].status == "interrupted"
     assert result.targets[0].signals == ["SIGINT"]
     assert result.targets[0].classification.category == "interrupted"
+    assert result.exit_code == result.targets[0].exit_code == 130
+    assert result.targets[0].packer_exit_code == 1
     assert json.loads((Path(result.targets[0].run_dir) / "result.json").read_text())["status"] == "interrupted"
 
 
@@ -286,16 +296,8 @@ def test_project_version_pin(fake_packer: FakePacker, project: Path) -> None:
 def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path) -> None:
     import threading
 
-    from hybridcore.packer import api
-
     fake_packer.script(version="1.6.6", build={"wait_for_signal": True, "signal_exit": 1})
     validate(["web", "other"])
-    commands: list[api._Command] = []
-    original = api._Command.__post_init__
-
-    def capture(self: api._Command) -> None:
-        original(self)
-        commands.append(self)
 
     def interrupt_when_both_ready() -> None:
         import time
@@ -303,10 +305,10 @@ def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path
         # Each fake packer writes ready-<pid> once its SIGINT handler is installed.
         while len(list(fake_packer.dir.glob("ready-*"))) < 2:
             time.sleep(0.01)
-        commands[-1].cancel.request()
+        cancels[-1].request()
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(api._Command, "__post_init__", capture)
+        cancels = _capture_cancels(mp)
         thread = threading.Thread(target=interrupt_when_both_ready)
         thread.start()
         result = build(["web", "other"], parallel=2)
@@ -317,7 +319,7 @@ def test_parallel_targets_all_interrupted(fake_packer: FakePacker, project: Path
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
-    from hybridcore.packer.files import atomic_write_json
+    from hybridcore.files import atomic_write_json
 
     target = tmp_path / "record.json"
     atomic_write_json(target, {"v": 1})
@@ -352,3 +354,90 @@ def test_user_classify_rule_applies(fake_packer: FakePacker, project: Path) -> N
     result = validate("web")
     assert result.retryable is True
     assert result.classification.rule == "corp-proxy" and result.classification.hint == "log in to the proxy"
+
+
+def test_exit_code_is_the_table_value_and_packer_code_is_kept(fake_packer: FakePacker, project: Path) -> None:
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=transient)
+    validate("web")
+    result = build("web", retries=1)
+    (t,) = result.targets
+    assert result.exit_code == t.exit_code == 75 and t.packer_exit_code == 1
+    assert [(a.exit_code, a.packer_exit_code) for a in t.attempts] == [(75, 1), (75, 1)]
+    rows = json.loads(json.dumps(result.to_dict()))
+    assert rows["targets"][0]["status"] == "failed"
+
+
+def test_fail_fast_exits_with_the_code_of_the_failure_that_tripped_it(fake_packer: FakePacker,
+                                                                        project: Path) -> None:
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=[transient, {"wait_for_signal": True, "signal_exit": 1}])
+    validate(["web", "other"])
+    result = build(["web", "other"], parallel=1, fail_fast=True)
+    first, second = result.targets
+    assert (first.status, first.exit_code) == ("failed", 75)
+    assert (second.status, second.exit_code) == ("interrupted", 130)
+    # The collateral interruption does not decide the command: the tripping failure does.
+    assert result.exit_code == 75 and result.status == "failed"
+
+
+def test_interrupt_during_backoff_starts_no_new_packer(fake_packer: FakePacker, project: Path) -> None:
+    import threading
+
+    toml = project / "hybridcore.toml"
+    toml.write_text(toml.read_text().replace("backoff_initial = 0", "backoff_initial = 600")
+                    .replace("backoff_max = 0", "backoff_max = 600"))
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=transient)
+    validate("web")
+    logs = project / ".hybridcore" / "logs"
+
+    def interrupt_in_backoff() -> None:
+        import time
+
+        # The runner logs a "retry" event just before it starts waiting.
+        while not any('"event": "retry"' in p.read_text() for p in logs.glob("*.jsonl")):
+            time.sleep(0.01)
+        cancels[-1].request()
+
+    with pytest.MonkeyPatch.context() as mp:
+        cancels = _capture_cancels(mp)
+        thread = threading.Thread(target=interrupt_in_backoff)
+        thread.start()
+        result = build("web", retries=3)
+        thread.join()
+    (t,) = result.targets
+    assert len(fake_packer.calls("build")) == 1 and len(t.attempts) == 1
+    assert t.attempts[0].status == "failed"
+    assert (t.status, t.exit_code, t.classification.category) == ("interrupted", 130, "interrupted")
+    assert result.exit_code == 130
+
+
+def test_multi_target_build_manifest_merges_every_target(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    validate(["web", "other"])
+    result = build(["web", "other"], parallel=2)
+    assert result.exit_code == 0
+    merged = json.loads(Path(result.manifest_path or "").read_text())
+    assert Path(result.manifest_path or "").parent == Path(result.run_dir)
+    assert sorted(b["custom_data"]["target"] for b in merged["builds"]) == ["other", "web"]
+    per_target = {t.target: json.loads(Path(t.manifest_path or "").read_text()) for t in result.targets}
+    assert {b["artifact_id"] for m in per_target.values() for b in m["builds"]} == {"File"}
+    record = json.loads((project / "artifacts" / f"{result.artifacts[0].build_id}.json").read_text())
+    assert record["schema_version"] == 2 and record["extra"] == {}
+
+
+def test_public_functions_survive_their_modules_being_imported() -> None:
+    """``classify`` and ``drift`` are functions of the package even after a wrapper loaded its modules."""
+    import subprocess
+    import sys
+
+    code = ("import hybridcore.packer.api, hybridcore.packer.runner\n"
+            "from hybridcore.packer import build, classify, drift\n"
+            "assert callable(classify) and callable(drift), (classify, drift)\n"
+            "print(classify('Error: RequestLimitExceeded', 1).category)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "throttling"

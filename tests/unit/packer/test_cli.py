@@ -64,6 +64,9 @@ def test_json_response_and_exit_codes(fake_packer: FakePacker, project: Path) ->
     assert retryable.returncode == 75
     body = json.loads(retryable.stdout)
     assert body["retryable"] is True and body["classification"]["category"] == "throttling"
+    # exit_code in the JSON is the process's exit code; Packer's own is beside it.
+    assert body["exit_code"] == 75 and body["targets"][0]["exit_code"] == 75
+    assert body["targets"][0]["packer_exit_code"] == 1
     hard = cli("build", "web", cwd=project)
     assert hard.returncode == 1 and "hint:" in hard.stderr and "template-syntax" in hard.stderr
     ok = cli("build", "web", "--json", cwd=project)

@@ -6,15 +6,16 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
-from hybridcore.packer.process import Cancel, ProcessRequest, run
+from hybridcore.packer.process import Cancel, FifoLog, ProcessRequest, run
 
 PY = sys.executable
 
 
-def _req(tmp_path: Path, code: str, **kw: object) -> ProcessRequest:
+def _req(tmp_path: Path, code: str, **kw: Any) -> ProcessRequest:
     return ProcessRequest(argv=[PY, "-c", code], env=dict(os.environ), cwd=tmp_path,
-                          stdout_path=tmp_path / "out.log", stderr_path=tmp_path / "err.log", **kw)  # type: ignore[arg-type]
+                          stdout_path=tmp_path / "out.log", stderr_path=tmp_path / "err.log", **kw)
 
 
 def test_large_output_on_both_pipes_without_deadlock_and_bounded_tail(tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_large_output_on_both_pipes_without_deadlock_and_bounded_tail(tmp_path: 
     code = ("import sys\nline='x'*1023\n"
             "for i in range(8192):\n sys.stdout.write(line+'\\n'); sys.stderr.write(line+'\\n')\n")
     out = run(_req(tmp_path, code, tail_bytes=64 * 1024))
-    assert out.exit_code == 0 and out.status == "ok"
+    assert out.exit_code == 0 and out.ending == "exited"
     assert (tmp_path / "out.log").stat().st_size == 8192 * 1024
     assert (tmp_path / "err.log").stat().st_size == 8192 * 1024
     assert len(out.stdout) <= 64 * 1024 + 1024 and out.stdout_truncated and out.stderr_truncated
@@ -41,7 +42,7 @@ def test_lines_arrive_as_they_are_printed(tmp_path: Path) -> None:
             gate.write_text("go")
 
     out = run(_req(tmp_path, code, on_line=on_line, timeout=30))
-    assert out.status == "ok" and seen == ["first", "second"]
+    assert out.ending == "exited" and out.exit_code == 0 and seen == ["first", "second"]
 
 
 def test_redaction_happens_before_files_tail_and_callbacks(tmp_path: Path) -> None:
@@ -55,24 +56,25 @@ def test_redaction_happens_before_files_tail_and_callbacks(tmp_path: Path) -> No
     assert "pw=<redacted>" in out.stdout
 
 
-def test_packer_log_fifo_is_redacted_on_the_way_to_disk(tmp_path: Path) -> None:
-    env = dict(os.environ, PACKER_LOG_PATH=str(tmp_path / "packer.fifo"))
-    code = "import os\nopen(os.environ['PACKER_LOG_PATH'],'w').write('debug token=abc-secret-1\\n')\n"
+def test_fifo_log_is_redacted_on_the_way_to_disk(tmp_path: Path) -> None:
+    env = dict(os.environ, CHILD_LOG_PATH=str(tmp_path / "child.fifo"))
+    code = "import os\nopen(os.environ['CHILD_LOG_PATH'],'w').write('debug token=abc-secret-1\\n')\n"
     req = ProcessRequest(argv=[PY, "-c", code], env=env, cwd=tmp_path, stdout_path=tmp_path / "o",
                          stderr_path=tmp_path / "e", redact=lambda s: s.replace("abc-secret-1", "<redacted>"),
-                         packer_log=tmp_path / "packer.log")
+                         fifo_log=FifoLog(fifo=tmp_path / "child.fifo", dest=tmp_path / "child.log"))
     assert run(req).exit_code == 0
-    assert (tmp_path / "packer.log").read_text() == "debug token=<redacted>\n"
-    assert not (tmp_path / "packer.fifo").exists()
-    assert oct((tmp_path / "packer.log").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "child.log").read_text() == "debug token=<redacted>\n"
+    assert not (tmp_path / "child.fifo").exists()
+    assert oct((tmp_path / "child.log").stat().st_mode & 0o777) == "0o600"
 
 
-def test_packer_that_never_opens_its_log_does_not_hang(tmp_path: Path) -> None:
-    env = dict(os.environ, PACKER_LOG_PATH=str(tmp_path / "packer.fifo"))
-    req = ProcessRequest(argv=[PY, "-c", "pass"], env=env, cwd=tmp_path, stdout_path=tmp_path / "o",
-                         stderr_path=tmp_path / "e", packer_log=tmp_path / "packer.log")
+def test_child_that_never_opens_its_fifo_log_does_not_hang(tmp_path: Path) -> None:
+    req = ProcessRequest(argv=[PY, "-c", "pass"], env=dict(os.environ), cwd=tmp_path, stdout_path=tmp_path / "o",
+                         stderr_path=tmp_path / "e",
+                         fifo_log=FifoLog(fifo=tmp_path / "child.fifo", dest=tmp_path / "child.log"))
     assert run(req).exit_code == 0
-    assert (tmp_path / "packer.log").read_text() == ""
+    assert (tmp_path / "child.log").read_text() == ""
+    assert not (tmp_path / "child.fifo").exists()
 
 
 def test_timeout_escalates_int_then_term_then_kill(tmp_path: Path) -> None:
@@ -82,7 +84,7 @@ def test_timeout_escalates_int_then_term_then_kill(tmp_path: Path) -> None:
             f"signal.signal(signal.SIGTERM, signal.SIG_IGN)\npathlib.Path({str(ready)!r}).write_text('1')\n"
             f"while True: time.sleep(1)\n")
     out = run(_req(tmp_path, code, timeout=1.0, interrupt_grace=0.3, term_grace=0.3))
-    assert out.status == "timeout"
+    assert out.ending == "timeout"
     assert out.signals == ("SIGINT", "SIGTERM", "SIGKILL")
     assert out.exit_code == -9
 
@@ -110,5 +112,11 @@ def test_cancel_sends_sigint_to_the_process_group(tmp_path: Path) -> None:
     t.start()
     out = run(_req(tmp_path, code, cancel=cancel, on_line=trigger))
     t.join()
-    assert out.status == "interrupted" and out.signals == ("SIGINT",) and out.exit_code == 7
+    assert out.ending == "interrupted" and out.signals == ("SIGINT",) and out.exit_code == 7
     assert "cleaning up" in out.stdout
+
+
+def test_a_failing_child_exited_and_the_caller_judges_its_code(tmp_path: Path) -> None:
+    out = run(_req(tmp_path, "import sys; print('Error: no'); sys.exit(3)"))
+    assert (out.ending, out.exit_code, out.signals) == ("exited", 3, ())
+    assert out.stdout == "Error: no\n"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridcore.packer.files import atomic_write_bytes, private_dir
+from hybridcore.files import atomic_write_bytes, private_dir
 from hybridcore.packer.upgrade.compare import TargetComparison
 from hybridcore.packer.upgrade.outcomes import BinaryInfo
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +21,8 @@ def github_output_lines(records: Sequence[Mapping[str, Any]]) -> str:
         delim = f"ghadelim_{uuid.uuid4().hex}"
         lines.append(f"{name}<<{delim}\n{value}\n{delim}\n")
     return "".join(lines)
+
+
+def append_github_output(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(github_output_lines(records))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hybridcore.errors import HybridcoreError
-from hybridcore.packer.files import (
+from hybridcore.files import (
     UnsafeFolder,
     atomic_write_bytes,
     atomic_write_json,

@@ -1,0 +1,224 @@
+"""One attempt at one target: prepare its folder and environment, run Packer's steps, judge the ending.
+
+What comes out is an :class:`AttemptOutcome` held in memory (status, classification, the artifacts
+Packer announced, the template's own manifest); ``results`` turns it into files and records. The
+only files written here are the ones that must exist while Packer runs: ``command.json`` and the
+process layer's logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from hybridcore import __version__
+from hybridcore.errors import CacheError
+from hybridcore.files import atomic_write_json, private_dir
+from hybridcore.logs import now_iso
+from hybridcore.packer import artifacts as artmod
+from hybridcore.packer.classify import Classification, classify, interrupted, timed_out
+from hybridcore.packer.machine_readable import ArtifactCollector, RawArtifact, parse_line
+from hybridcore.packer.plan import TargetPlan
+from hybridcore.packer.process import TAIL_BYTES, FifoLog, ProcessOutcome, ProcessRequest
+from hybridcore.packer.process import run as run_process
+from hybridcore.packer.secrets import prepare_env
+from hybridcore.packer.session import Session
+from hybridcore.packer.status import Status, exit_code_for
+
+# Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
+_DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
+_FMT_UNFORMATTED = 3   # `packer fmt -check` exit code for "files need formatting"
+UNFORMATTED = Classification(retryable=False, category="unformatted",
+                             hint="run 'hybridcore-packer fmt' to rewrite the files (see --diff)",
+                             rule="fmt-check")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    attempt: int
+    run_dir: Path
+    process: ProcessOutcome                 # all of the step's Packer runs, merged
+    packer_exit_code: int
+    status: Status
+    classification: Classification
+    artifacts: tuple[RawArtifact, ...]      # as Packer announced them, duplicates removed
+    template_manifest: Any                  # what the template's manifest post-processor wrote, redacted
+
+    @property
+    def retryable(self) -> bool:
+        return self.status != Status.OK and self.classification.retryable
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.status, self.retryable)
+
+
+def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptOutcome:
+    target = plan.target
+    tmpdir = _short_tmpdir(target.slug)
+    cache_dir: Path | None = None
+    shared: list[str] = []
+    if s.kind == "build":
+        cache_dir, shared = _cache_view(s, plan, run_dir)
+    fifo = FifoLog(fifo=run_dir / "packer.log.fifo", dest=run_dir / "packer.log")
+    prepared = prepare_env(os.environ, hybridcore_env=s.env, log_path=fifo.fifo, tmpdir=tmpdir,
+                           secret_vars=plan.split.secret, cache_dir=cache_dir)
+    redact = plan.redactor
+    atomic_write_json(run_dir / "command.json", redact.value({
+        "command_id": s.command_id, "kind": s.kind, "target": target.name, "attempt": n,
+        "argv": [list(a) for a in plan.argvs] if len(plan.argvs) > 1 else list(plan.argv),
+        "cwd": str(plan.cwd), "env_set": list(prepared.set_names), "env": s.env,
+        "packer": {"path": s.packer.path, "version": s.packer.version},
+        "hybridcore_version": __version__, "started_at": now_iso(),
+    }))
+    s.events.event(target.name, "start", attempt=n, argv=redact.value(list(plan.argv)), run_dir=str(run_dir))
+    s.notify(target.name, "event", f"start:{n}")
+    collector = ArtifactCollector()
+
+    def on_line(stream: str, line: str) -> None:
+        if stream == "stdout" and s.kind == "build":
+            ml = parse_line(line)
+            if ml is not None:
+                collector.feed(ml)
+        s.events.line(target.name, stream, line)
+        s.notify(target.name, stream, line)
+
+    timeout = s.timeout_for(target.timeout)
+    steps: list[ProcessOutcome] = []
+    packer_code = 0
+    for i, argv in enumerate(plan.argvs):
+        if s.cancel.interrupt.is_set() and steps:
+            break
+        step = run_process(ProcessRequest(
+            argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
+            stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line, timeout=timeout,
+            interrupt_grace=s.project.kill_grace, cancel=s.cancel, fifo_log=fifo, append=i > 0,
+        ))
+        steps.append(step)
+        if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
+            packer_code = step.exit_code  # a real failure outranks "unformatted" from an earlier folder
+        if step.ending != "exited":
+            break
+        if step.exit_code != 0 and s.kind != "fmt":
+            break  # `packer init` failed: the main command would only fail again
+    outcome = steps[0] if len(steps) == 1 else _merge(steps)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    if shared:
+        _check_shared_cache(s, target.name, shared)
+    if cache_dir is not None:
+        # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    status, packer_code = _judge(s, outcome, packer_code)
+    classification = _classify(s, outcome, status, packer_code, timeout)
+    template_manifest = None
+    if s.kind == "build":
+        template_manifest = _template_manifest(plan, since=steps[0].started_at.timestamp() - 1)
+    s.events.event(target.name, "finish", attempt=n, exit_code=exit_code_for(status, classification.retryable),
+                   packer_exit_code=packer_code, status=status, category=classification.category,
+                   retryable=classification.retryable, duration=round(outcome.duration, 3))
+    s.notify(target.name, "event", f"finish:{status}")
+    return AttemptOutcome(n, run_dir, outcome, packer_code, status, classification,
+                          tuple(artmod.distinct(collector.artifacts)), template_manifest)
+
+
+def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Status, int]:
+    """The attempt's status, and Packer's exit code once Packer's known lapses are corrected."""
+    if outcome.ending == "interrupted":
+        return Status.INTERRUPTED, outcome.exit_code
+    if outcome.ending == "timeout":
+        return Status.TIMEOUT, outcome.exit_code
+    if packer_code == 0:
+        if s.kind == "validate" and _DIAGNOSTIC.search(outcome.stdout + outcome.stderr):
+            return Status.FAILED, 1  # a validation that printed an error did not validate anything
+        return Status.OK, 0
+    if s.kind == "fmt" and packer_code == _FMT_UNFORMATTED:
+        return Status.UNFORMATTED, packer_code
+    return Status.FAILED, packer_code
+
+
+def _classify(s: Session, outcome: ProcessOutcome, status: Status, packer_code: int,
+              timeout: float | None) -> Classification:
+    if status == Status.INTERRUPTED:
+        return interrupted()
+    if status == Status.TIMEOUT:
+        return timed_out(timeout or 0)
+    if status == Status.UNFORMATTED:
+        return UNFORMATTED
+    return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules)
+
+
+def _cache_view(s: Session, plan: TargetPlan, run_dir: Path) -> tuple[Path, list[str]]:
+    """The PACKER_CACHE_DIR for one build attempt and the shared entries it links to.
+
+    With ``use_cache`` the template's downloads are fetched once into the shared cache (a file lock
+    per entry makes concurrent targets wait for one download) and linked into a private view; without
+    it the build gets an empty private cache and Packer downloads afresh."""
+    if not s.options.use_cache:
+        return private_dir(run_dir / "cache"), []
+    from hybridcore.packer.cache import SharedCache, downloads_of  # only builds with downloads need it
+
+    shared = SharedCache(s.cache_dir)
+    entries = []
+    for d in downloads_of(plan.info, plan.split.plain):
+        try:
+            shared.ensure(d)
+            entries.append(d.entry)
+            s.events.event(plan.target.name, "cache", entry=d.entry, url=plan.redactor(d.urls[0]))
+        except CacheError as exc:
+            # Let Packer try the download itself: its error is the one to classify and show.
+            s.events.event(plan.target.name, "cache-miss", logging.WARNING, message=plan.redactor(exc.message))
+    return shared.view(run_dir / "packer-cache", entries), entries
+
+
+def _check_shared_cache(s: Session, target: str, entries: list[str]) -> None:
+    from hybridcore.packer.cache import SharedCache
+
+    tampered = SharedCache(s.cache_dir).check(entries)
+    if tampered:
+        message = (f"{target}: shared cache entries changed during the build and were quarantined: "
+                   + ", ".join(tampered))
+        s.events.event(target, "cache-tampered", logging.ERROR, entries=tampered, message=message)
+        s.warnings.append(message)
+
+
+def _short_tmpdir(slug: str) -> Path:
+    """A private TMPDIR per attempt. It must be short: Packer puts its plugins' unix sockets there and
+    a socket path over 107 bytes fails with 'bind: invalid argument' (seen with Packer 1.6.6)."""
+    base = tempfile.gettempdir()
+    if len(base) > 40 or not os.access(base, os.W_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix=f"hc-{slug[:16]}-", dir=base))
+
+
+def _merge(steps: list[ProcessOutcome]) -> ProcessOutcome:
+    """One outcome for several invocations of one step (fmt per folder): tails joined and bounded."""
+    def tail(parts: list[str]) -> tuple[str, bool]:
+        text = "".join(parts)
+        return (text[-TAIL_BYTES:], True) if len(text) > TAIL_BYTES else (text, False)
+
+    out, out_cut = tail([o.stdout for o in steps])
+    err, err_cut = tail([o.stderr for o in steps])
+    return replace(steps[-1], stdout=out, stderr=err, started_at=steps[0].started_at,
+                   stdout_truncated=out_cut or any(o.stdout_truncated for o in steps),
+                   stderr_truncated=err_cut or any(o.stderr_truncated for o in steps),
+                   signals=tuple(sig for o in steps for sig in o.signals))
+
+
+def _template_manifest(plan: TargetPlan, since: float) -> Any:
+    """What the template's own manifest post-processor wrote during this attempt (redacted), if any."""
+    for src in artmod.manifest_pp_outputs(plan.info, plan.split.plain):
+        try:
+            if src.stat().st_mtime < since:
+                continue  # left over from an earlier build: not this run's manifest
+            data = json.loads(src.read_text())
+        except (OSError, ValueError):
+            continue
+        return plan.redactor.value(data)
+    return None
