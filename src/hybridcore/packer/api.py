@@ -37,26 +37,26 @@ def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None
              var_files: Sequence[str | Path] | None = None,
              provisioners: Sequence[str | Path] | None = None,
              project: Project | str | Path | None = None,
-             observer: Observer | None = None) -> CommandResult:
+             observer: Observer | None = None, timeout: float | None = None) -> CommandResult:
     """``packer validate``; on success the target's current inputs become trusted for ``build``."""
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
-    return runner.execute("validate", proj, packer, plans, observer=observer)
+    return runner.execute("validate", proj, packer, plans, options=RunOptions(timeout=timeout), observer=observer)
 
 
 def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None,
           provisioners: Sequence[str | Path] | None = None, *,
           var_files: Sequence[str | Path] | None = None, force: bool = False, parallel: int | None = None,
           use_cache: bool = True, cache_dir: str | Path | None = None, retries: int | None = None,
-          fail_fast: bool = False, timeout: float | None = None,
+          fail_fast: bool = False, timeout: float | None = None, on_error: str | None = None,
           project: Project | str | Path | None = None,
           observer: Observer | None = None) -> CommandResult:
     """``packer build -machine-readable``, refused with :class:`DriftDetected` unless every target's
     inputs match what was last trusted (by ``validate`` or a successful build)."""
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
-                         provisioners=provisioners or (), force=force) for t in chosen]
+                         provisioners=provisioners or (), force=force, on_error=on_error) for t in chosen]
     retries = proj.build_retries if retries is None else retries
     if retries < 0 or (parallel is not None and parallel < 1):
         raise HybridcoreError("retries must be >= 0 and parallel >= 1")

@@ -52,10 +52,13 @@ def build_argv(
     only: Sequence[str] = (),
     except_: Sequence[str] = (),
     force: bool = False,
+    on_error: str | None = None,
 ) -> list[str]:
     argv = [packer, "build", "-machine-readable"]
     if force:
         argv.append("-force")
+    if on_error:
+        argv.append(f"-on-error={on_error}")  # cleanup | abort | run-cleanup-provisioner (never ask)
     return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
 
 

@@ -101,6 +101,7 @@ def plan_target(
     provisioners: Sequence[Path | str] = (),
     base_env: Mapping[str, str] | None = None,
     force: bool = False,
+    on_error: str | None = None,
     fmt_check: bool = False,
     fmt_diff: bool = False,
     fmt_recursive: bool = True,
@@ -172,7 +173,7 @@ def plan_target(
     if kind == "validate":
         argv = argmod.validate_argv(packer.path, info.path, **common)
     else:
-        argv = argmod.build_argv(packer.path, info.path, force=force, **common)
+        argv = argmod.build_argv(packer.path, info.path, force=force, on_error=on_error, **common)
     argvs: tuple[tuple[str, ...], ...] = (tuple(argv),)
     if info.required_plugins:
         if packer.has_init:

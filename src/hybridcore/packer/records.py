@@ -64,6 +64,7 @@ class ArtifactRecord(_Frozen):
 
 _EXIT_CODE = "the exit code hybridcore reports for this (DESIGN.md table: 0 ok, 1 hard stop, 3 unformatted, " \
              "75 retryable, 130 interrupted); Packer's own is packer_exit_code"
+_ERRORS = "Packer's own error messages, parsed from its output (each once, redacted)"
 _PACKER_EXIT_CODE = "what Packer itself exited with (the worst of its steps); null if it never ran"
 
 
@@ -104,6 +105,7 @@ class TargetResult(_Frozen):
     attempts: list[Attempt] = []
     signals: list[str] = []
     fingerprint: str | None = None
+    errors: list[str] = Field(default=[], description=_ERRORS)
 
 
 class CommandResult(_Frozen):
@@ -125,6 +127,7 @@ class CommandResult(_Frozen):
     classification: Classification
     targets: list[TargetResult]
     warnings: list[str] = []
+    errors: list[str] = Field(default=[], description=_ERRORS)
     run_dir: str
 
     @property

@@ -1,81 +1,116 @@
-"""Live progress for parallel builds: one line per target with its state, elapsed time and the last
-thing Packer said. Used only on a terminal; pipes and CI logs get plain prefixed lines instead."""
+"""Live progress of several targets on a terminal: one row per target with its state, elapsed time and
+the last thing Packer said (its last error, in red, once there is one). Pipes and CI logs get plain
+prefixed lines instead (``stream.LinePrinter``).
+
+States: ``queued``, ``running`` (``attempt n`` after a retry), ``retrying`` (waiting before the next
+attempt), ``stopping`` (an interrupt, a timeout or ``--fail-fast`` asked Packer to stop and it is
+cleaning up), ``waiting for lock``, then how the target ended (``ok``, ``failed``, ``timeout``,
+``interrupted``, ``cancelled``...).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hybridcore.packer.machine_readable import parse_line, ui_text
+from hybridcore.packer.console.packer_errors import error_lines, headline
+from hybridcore.packer.console.stream import packer_text
+from hybridcore.packer.console.terminal import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.live import Live
 
+_STYLES = {"ok": "green", "running": "cyan", "queued": "dim", "retrying": "yellow", "stopping": "yellow",
+           "waiting for lock": "yellow", "cancelled": "dim"}
+_LAST = 160
+
 
 @dataclass
 class _Row:
     state: str = "queued"
+    detail: str = ""
     started: float | None = None
     finished: float | None = None
     last: str = ""
-    attempt: int = 1
+    error: str = ""
 
 
-@dataclass
 class LiveView:
-    console: Console
-    targets: list[str]
-    rows: dict[str, _Row] = field(default_factory=dict)
+    """A console view for a terminal; a context manager around Rich's ``Live``."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, console: Console, targets: list[str]) -> None:
+        self.console = console
+        self.rows = {t: _Row() for t in targets}
         self._lock = threading.Lock()
-        self.rows = {t: _Row() for t in self.targets}
         self._live: Live | None = None
 
     def __enter__(self) -> LiveView:
         from rich.live import Live
 
         self._live = Live(get_renderable=self.render, console=self.console, refresh_per_second=4,
-                          transient=False)
+                          transient=False, redirect_stdout=False, redirect_stderr=False)
         self._live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
             self._live.__exit__(*exc)
+            self._live = None
 
-    def __call__(self, target: str, stream: str, line: str) -> None:
+    def line(self, target: str, stream: str, line: str) -> None:
+        shown = packer_text(line) if stream == "stdout" else ([line], True)
+        errors = error_lines(line) if stream == "stdout" else []
+        if shown is None and not errors:
+            return
         with self._lock:
             row = self.rows.setdefault(target, _Row())
-            if stream == "event":
-                kind, _, detail = line.partition(":")
-                if kind == "start":
-                    row.state, row.started, row.finished = "running", row.started or time.monotonic(), None
-                    row.attempt = int(detail or 1)
-                elif kind == "finish":
-                    row.state, row.finished = detail, time.monotonic()
-                return
-            ml = parse_line(line)
-            text = ui_text(ml) if ml is not None else line
-            if text and text.strip():
-                row.last = text.strip().splitlines()[-1][:120]
+            if errors:
+                row.error = headline(errors[-1])[:_LAST]
+            elif shown is not None:
+                texts = [t.strip() for t in shown[0] if t.strip()]
+                if texts:
+                    row.last = texts[-1][:_LAST]
+
+    def state(self, target: str, state: str, detail: str = "") -> None:
+        now = time.monotonic()
+        with self._lock:
+            row = self.rows.setdefault(target, _Row())
+            if state == "running" and row.started is None:
+                row.started = now
+            if state in ("running", "retrying", "stopping", "waiting for lock"):
+                row.finished = None
+            else:
+                row.finished = now
+            row.state, row.detail = state, detail
+
+    def message(self, target: str | None, text: str, style: str | None = None) -> None:
+        from rich.text import Text
+
+        line = Text(f"{target} | " if target else "", style="cyan")
+        line.append(clean(text), style=style or "")
+        if self._live is not None:
+            self._live.console.print(line)
+        else:
+            self.console.print(line)
 
     def render(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        for col in ("target", "state", "elapsed", "last message"):
-            table.add_column(col, no_wrap=col != "last message", overflow="ellipsis")
+        table.add_column("target", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        table.add_column("elapsed", no_wrap=True, justify="right")
+        table.add_column("last message", no_wrap=True, overflow="ellipsis", ratio=1)
         now = time.monotonic()
         with self._lock:
             for name, row in self.rows.items():
-                elapsed = ""
-                if row.started is not None:
-                    elapsed = f"{(row.finished or now) - row.started:6.1f}s"
-                style = {"ok": "green", "running": "cyan", "queued": "dim"}.get(row.state, "red")
-                state = row.state + (f" (attempt {row.attempt})" if row.attempt > 1 else "")
-                table.add_row(name, f"[{style}]{state}[/]", elapsed, row.last)
+                elapsed = f"{(row.finished or now) - row.started:.1f}s" if row.started is not None else ""
+                style = _STYLES.get(row.state, "red")
+                state = row.state + (f" ({row.detail})" if row.detail else "")
+                last = Text(clean(row.error), style="red") if row.error else Text(clean(row.last), style="dim")
+                table.add_row(Text(clean(name)), Text(state, style=style), elapsed, last)
         return table

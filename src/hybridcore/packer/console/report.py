@@ -1,138 +1,180 @@
-"""Results, errors and listings, as a person reads them (stderr for summaries) or as ``--json``.
+"""Results, errors and short reports as a person reads them: on stderr, one write per line.
 
-With ``--json`` only the document goes to stdout; without it nothing here writes JSON except the
-commands whose output *is* a record (``runs show``, ``artifacts show``).
+With ``--json`` only the document goes to stdout (``documents``); nothing here writes JSON. Values
+from Packer, templates and users go through ``terminal.clean`` on the way out (in ``emit``).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybridcore.errors import HybridcoreError
-from hybridcore.packer.console.terminal import console
+from hybridcore.errors import ExitCode, HybridcoreError
+from hybridcore.packer.console.documents import error_text
+from hybridcore.packer.console.packer_errors import error_lines
+from hybridcore.packer.console.terminal import emit, emit_wrapped
 from hybridcore.packer.status import Status
 
 if TYPE_CHECKING:
     from hybridcore.packer.driftcheck import DriftReport
-    from hybridcore.packer.records import CommandResult
+    from hybridcore.packer.records import ArtifactRecord, CommandResult, TargetResult
+
+MAX_ERRORS_SHOWN = 5
+MAX_ERROR_LINES = 6
+_FMT_NOISE = ("Error", "Usage", "==>")
 
 
-def print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str), flush=True)
+def say(text: str, style: str | None = None) -> None:
+    """A line of output on stdout (the data a command prints for people)."""
+    emit(text, style=style)
 
 
-def plain(text: str) -> None:
-    print(text, flush=True)
+def note(text: str, style: str | None = None) -> None:
+    """A line about what happened, on stderr."""
+    emit_wrapped(text, style=style)
 
 
-def command_result(result: CommandResult, json_mode: bool) -> None:
-    if json_mode:
-        print_json(result.to_dict())
-        return
-    err = console(stderr=True)
+def cancelled_by_fail_fast(result: CommandResult, target: TargetResult) -> bool:
+    """A target the runner stopped because another failed (nobody interrupted the command)."""
+    return str(target.status) in ("interrupted", "cancelled") and result.exit_code != ExitCode.INTERRUPTED
+
+
+def fmt_files(target: TargetResult) -> list[str]:
+    """The files ``packer fmt`` rewrote (or, with -check, would rewrite): it prints one name a line."""
+    files = []
+    for line in target.stdout.splitlines():
+        name = line.strip()
+        if name and not name.startswith(_FMT_NOISE) and not name.startswith(("+", "-", "@@", " ")) \
+                and name.endswith((".hcl", ".pkr.json", ".json")):
+            files.append(name)
+    return files
+
+
+def _image_text(a: ArtifactRecord) -> str:
+    if a.image_ids:
+        return ", ".join(a.image_ids)
+    if a.files:
+        return f"{len(a.files)} file{'s' if len(a.files) != 1 else ''}: " + ", ".join(f.name for f in a.files[:3])
+    return "no image"
+
+
+def _ok_line(result: CommandResult, t: TargetResult) -> str:
+    if result.command == "fmt":
+        files = fmt_files(t)
+        return f"{t.target}: fmt rewrote {', '.join(files)}" if files else f"{t.target}: already formatted"
+    if result.command == "build":
+        n = len(t.artifacts)
+        return f"{t.target}: build ok ({n} artifact{'s' if n != 1 else ''})"
+    return f"{t.target}: {result.command} ok"
+
+
+def command_result(result: CommandResult) -> None:
+    """The summary after a command: one block per target, then the command line with its exit code."""
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+        emit_wrapped(warning, lead="warning: ", style="yellow")
+    failed_names = [t.target for t in result.targets
+                    if t.status != Status.OK and not cancelled_by_fail_fast(result, t)]
     for t in result.targets:
         if t.status == Status.OK:
-            err.print(f"[green]✓[/] {t.target}: {result.command} ok "
-                      f"({len(t.artifacts)} artifact{'s' if len(t.artifacts) != 1 else ''})"
-                      if result.command == "build" else f"[green]✓[/] {t.target}: {result.command} ok")
+            emit(_ok_line(result, t), prefix="✓ ", prefix_style="green", stderr=True)
             for a in t.artifacts:
-                err.print(f"    artifact {a.build_id} {a.platform} {', '.join(a.image_ids) or a.artifact_id}",
-                          markup=False)
+                emit(f"artifact {a.build_id} {a.builder_type} {_image_text(a)}", prefix="    ", stderr=True)
             continue
-        c = t.classification
-        kind = "retryable" if t.retryable else "hard-stop"
-        err.print(f"[red]✗[/] {t.target}: {t.status} (exit {t.exit_code}) — {c.category}, {kind}"
-                  + (f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""))
-        err.print(f"  hint: {c.hint}", markup=False)
-        err.print(f"  logs: {t.run_dir}", markup=False)
-    err.print(f"command {result.command_id} · env {result.env} · packer {result.packer_version}", style="dim")
+        if cancelled_by_fail_fast(result, t):
+            after = f" after {', '.join(failed_names)} failed" if failed_names else ""
+            emit(f"{t.target}: cancelled: --fail-fast stopped it{after}", prefix="○ ", style="dim", stderr=True)
+            continue
+        _failed_target(result, t)
+    emit(f"command {result.command_id} · env {result.env} · packer {result.packer_version} · "
+         f"exit {result.exit_code}", style="dim", stderr=True)
 
 
-def error(exc: HybridcoreError, json_mode: bool) -> None:
-    if json_mode:
-        print_json(exc.to_dict())
+def _failed_target(result: CommandResult, t: TargetResult) -> None:
+    c = t.classification
+    if t.status == Status.UNFORMATTED:
+        files = fmt_files(t)
+        emit(f"{t.target}: {len(files) or 'some'} file{'s' if len(files) != 1 else ''} need formatting"
+             + (f": {', '.join(files)}" if files else ""), prefix="✗ ", prefix_style="red", stderr=True)
+        emit_wrapped(c.hint, lead="  hint: ")
         return
-    err = console(stderr=True)
-    if "[" not in exc.message:
-        err.print(f"[red]error:[/] {exc.message}", markup=True, highlight=False)
-    else:
-        err.print("error: " + exc.message, markup=False)
-    if exc.hint:
-        err.print(f"hint: {exc.hint}", markup=False)
+    kind = "retryable" if t.retryable else "hard stop"
+    attempts = f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""
+    emit(f"{t.target}: {t.status} (exit {t.exit_code}): {c.category}, {kind}{attempts}",
+         prefix="✗ ", prefix_style="red", stderr=True)
+    errors = t.errors or error_lines(t.stdout, t.stderr)
+    for err in errors[:MAX_ERRORS_SHOWN]:
+        lines = err.splitlines()
+        for n, line in enumerate(lines[:MAX_ERROR_LINES]):
+            emit(line, prefix="  error: " if n == 0 else "         ", style="red", stderr=True)
+    if len(errors) > MAX_ERRORS_SHOWN:
+        emit(f"  ... {len(errors) - MAX_ERRORS_SHOWN} more errors (errors[] in --json)", stderr=True)
+    if t.signals:
+        emit("  stopped with: " + " → ".join(t.signals)
+             + (" (Packer could not clean up: check for leftover VMs)" if "SIGKILL" in t.signals else ""),
+             style="yellow" if "SIGKILL" in t.signals else None, stderr=True)
+    emit_wrapped(c.hint, lead="  hint: ")
+    run_id = f"{result.command_id}/{Path(t.run_dir).name}"
+    emit(f"  logs: hybridcore-packer runs logs {run_id}   (why: hybridcore-packer explain {run_id})",
+         stderr=True)
 
 
-def drift_reports(reports: Sequence[DriftReport], json_mode: bool) -> None:
-    if json_mode:
-        print_json([{"target": r.target, "env": r.env, "clean": r.clean, "digest": r.digest,
-                     "trusted_digest": r.trusted_digest, "diff": r.diff} for r in reports])
-        return
-    out = console()
+def error(exc: HybridcoreError) -> None:
+    message, hint = error_text(exc)
+    lines = message.splitlines() or [""]
+    emit_wrapped(lines[0], lead="error: ", style="red")
+    for line in lines[1:]:
+        emit(line, prefix="  ", stderr=True)
+    if hint:
+        emit_wrapped(hint, lead="hint: ")
+
+
+def drift_reports(reports: Sequence[DriftReport]) -> None:
     for r in reports:
         if r.clean:
-            out.print(f"[green]✓[/] {r.target} ({r.env}): no drift")
+            say(f"{r.target} ({r.env}): no drift", style="green")
+        elif r.diff.get("untrusted"):
+            say(f"{r.target} ({r.env}): never validated in this env", style="yellow")
         else:
-            out.print(f"[yellow]![/] {r.target} ({r.env}): drift")
-            out.print("\n".join("    " + line for line in r.summary.splitlines()), markup=False)
+            say(f"{r.target} ({r.env}): drift", style="yellow")
+            for line in r.summary.splitlines():
+                say("    " + line)
     if not all(r.clean for r in reports):
-        out.print("run 'hybridcore-packer validate' to trust the new inputs", style="dim")
+        names = " ".join(r.target for r in reports if not r.clean)
+        note(f"run 'hybridcore-packer validate {names}' to trust the current inputs", style="dim")
 
 
-def runs_table(rows: Sequence[Mapping[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table("run", "kind", "target", "env", "status", "exit", "category", "started")
-    for r in rows:
-        table.add_row(r["id"], r["kind"], r["target"], r["env"], r["status"], str(r.get("exit_code")),
-                      r.get("category") or "", r.get("started_at") or "")
-    console().print(table)
+def plan_states(doc: Mapping[str, Any]) -> None:
+    targets = doc["targets"]
+    pad = max((len(t["target"]) for t in targets), default=0)
+    styles = {"current": "green", "build": "cyan", "drift": "yellow", "untrusted": "yellow"}
+    for t in targets:
+        say(f"{t['target']:<{pad}}  {t['state']:<9}  {t['reason']}", style=styles.get(t["state"]))
 
 
-def artifacts_table(rows: Sequence[Mapping[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table("build_id", "target", "platform", "region", "image ids", "builder")
-    for r in rows:
-        table.add_row(r["build_id"], r["target"], r["platform"], r.get("region") or "",
-                      ", ".join(r.get("image_ids") or []) or r.get("artifact_id", ""), r["builder_id"])
-    console().print(table)
-
-
-def cache_table(entries: Sequence[Mapping[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table("entry", "size", "url", "checksum", "last used")
-    for e in entries:
-        used = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e["last_used"])) if e["last_used"] else ""
-        table.add_row(e["entry"], str(e["size"]), e["url"] or "(not recorded)", e["checksum"] or "", used)
-    console().print(table)
-
-
-def cache_verified(report: Sequence[Mapping[str, Any]]) -> None:
-    for r in report:
-        plain(f"{'ok ' if r['ok'] else 'BAD'} {r['entry']} {r['problem'] or ''}".rstrip())
-
-
-def cache_pruned(entries: Sequence[str]) -> None:
-    for entry in entries:
-        plain(f"removed {entry}")
-
-
-def text(body: str) -> None:
-    """A prepared multi-line text (e.g. the upgrade-check summary), printed as it is."""
-    console().print(body, markup=False)
+def explanation(doc: Mapping[str, Any]) -> None:
+    say(f"run {doc['run_id']}: {doc['status']} (exit {doc['exit_code']})")
+    say(f"category: {doc['category']} ({'retryable' if doc['retryable'] else 'hard stop'}), "
+        f"rule {doc['rule']}")
+    if doc.get("source"):
+        say(f"rule source: {doc['source']}")
+    for err in doc.get("errors") or []:
+        for n, line in enumerate(err.splitlines()[:MAX_ERROR_LINES]):
+            say(("packer error: " if n == 0 else "              ") + line, style="red")
+    for line in doc.get("evidence") or []:
+        say(f"evidence: {line}")
+    for line in doc.get("outweighed") or []:
+        say(f"outweighed: {line}", style="dim")
+    emit_wrapped(doc["hint"], lead="hint: ", stderr=False)
+    emit_wrapped(doc["retry"], lead="retry: ", stderr=False)
 
 
 def interrupted() -> None:
-    sys.stderr.write("interrupted\n")
+    emit("interrupted", stderr=True)
 
 
 def os_error(exc: OSError) -> None:
     where = f" ({exc.filename})" if exc.filename else ""
-    sys.stderr.write(f"error: {exc.strerror or exc}{where}\n"
-                     "hint: check that the project folder and .hybridcore/ are writable and the disk has space\n")
+    emit(f"error: {exc.strerror or exc}{where}", stderr=True)
+    emit_wrapped("check that the project folder and .hybridcore/ are writable and the disk has space",
+                 lead="hint: ")

@@ -1,30 +1,54 @@
-"""Packer's output as it arrives, for a person: machine-readable lines shown as Packer's UI text,
-stderr in red, each line prefixed with its target when several run at once."""
+"""Packer's output as it arrives, for a person: plain lines, one write each, prefixed by target.
+
+Machine-readable lines are shown as Packer's UI text (errors in red), other stdout as it is, stderr in
+red. With several targets every line starts with the target's name padded to the longest one and
+``" | "``; the whole line is one write (``terminal.emit``), so lines of parallel targets never mix.
+Used for pipes and CI logs, and on a terminal when there is no live table.
+"""
 
 from __future__ import annotations
 
-from hybridcore.packer.console.terminal import console
-from hybridcore.packer.machine_readable import parse_line, ui_text
-from hybridcore.packer.session import Observer
+from collections.abc import Sequence
+
+from hybridcore.packer.console.terminal import emit
+from hybridcore.packer.machine_readable import parse_line
 
 
-def line_printer(multi: bool) -> Observer:
-    """An observer for the wrappers that prints every line (events are for the live view)."""
-    out = console()
+def packer_text(line: str) -> tuple[list[str], bool] | None:
+    """What a person reads of one line Packer printed, and whether it is an error; None to skip it
+    (machine-readable data such as artifacts and timings)."""
+    ml = parse_line(line)
+    if ml is None:
+        return [line], False
+    if ml.type != "ui" or len(ml.data) < 2:
+        return None
+    return ",".join(ml.data[1:]).splitlines() or [""], ml.data[0] == "error"
 
-    def show(target: str, stream: str, line: str) -> None:
-        if stream == "event":
+
+class LinePrinter:
+    """A console view that prints every line; ``multi``: prefix each with its target."""
+
+    def __init__(self, targets: Sequence[str] = (), *, multi: bool = False) -> None:
+        self.multi = multi
+        self.pad = max((len(t) for t in targets), default=0)
+
+    def _prefix(self, target: str | None) -> str:
+        if not self.multi or not target:
+            return ""
+        return f"{target:<{self.pad}} | "
+
+    def line(self, target: str, stream: str, line: str) -> None:
+        shown = packer_text(line) if stream == "stdout" else ([line], True)
+        if shown is None:
             return
-        ml = parse_line(line)
-        if ml is not None:
-            text = ui_text(ml)
-            if text is None:
-                return
-            line = text
-        prefix = f"[cyan]{target}[/] " if multi else ""
-        style = "red" if stream == "stderr" else ""
-        for part in line.splitlines() or [""]:
-            out.print(prefix + (f"[{style}]" if style else ""), end="")
-            out.out(part, highlight=False) if not style else out.print(part, style=style, markup=False)
+        texts, is_error = shown
+        prefix = self._prefix(target)
+        for text in texts:
+            emit(text, prefix=prefix, prefix_style="cyan", style="red" if is_error else None)
 
-    return show
+    def message(self, target: str | None, text: str, style: str | None = None) -> None:
+        """A line of the wrapper's own (retry, interrupt, timeout...), on stderr."""
+        emit(text, prefix=self._prefix(target), prefix_style="cyan", style=style, stderr=True)
+
+    def state(self, target: str, state: str, detail: str = "") -> None:
+        """Plain lines have no table to update; states that matter arrive as messages."""

@@ -1,18 +1,137 @@
-"""The Rich consoles every printer uses (Rich loads on first use: ``--json`` never needs it)."""
+"""Where every human line goes out: the one writer, the text cleaner, and the Rich consoles for tables.
+
+Every line hybridcore prints for a person leaves through :func:`emit`: the prefix, the text and the
+newline in **one** ``write()`` under one process-wide lock, so lines from parallel targets never tear
+or swap prefixes, whatever thread prints them. Text that comes from Packer, templates or users passes
+:func:`clean` first: terminal escapes (colours, OSC hyperlinks and titles) and other control characters
+are removed, and a line can never become a GitHub Actions workflow command (``::cmd::`` at the start,
+``##[cmd]`` anywhere), which the runner would otherwise execute. Rich is used only for tables and the
+live view, always with :class:`rich.text.Text` cells, so no ``[markup]`` in a value is interpreted.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import re
+import shutil
+import sys
+import textwrap
+import threading
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+# CSI (colours, cursor), OSC (hyperlinks, titles; BEL or ST ended), DCS/SOS/PM/APC strings, 8-bit CSI/OSC,
+# and the remaining two-character escapes.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+# C0/C1 controls (a tab is kept as spaces) and bidi overrides that make text display other than it reads.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ZWSP = "\u200b"   # breaks a workflow-command token without changing what a person reads
+_LOCK = threading.RLock()   # one for stdout and stderr: both usually land on the same terminal or log
 
-def console(stderr: bool = False) -> Console:
+_SGR = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "magenta": "35", "dim": "2", "bold": "1"}
+
+
+def clean(text: object) -> str:
+    """One line of untrusted text made safe to print: no escapes, no controls, no workflow command."""
+    line = _CONTROLS.sub("", _ESCAPES.sub("", str(text)).replace("\t", "    "))
+    line = line.replace("##[", "##" + _ZWSP + "[")
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        # The Actions runner trims leading whitespace before looking for '::'.
+        cut = len(line) - len(stripped)
+        line = line[:cut] + ":" + _ZWSP + stripped[1:]
+    return line
+
+
+def clean_lines(text: object) -> list[str]:
+    """Untrusted multi-line text as cleaned lines (every kind of line break splits)."""
+    return [clean(part) for part in str(text).splitlines()] or [""]
+
+
+def _stream(stderr: bool) -> IO[str]:
+    return sys.stderr if stderr else sys.stdout
+
+
+def is_terminal(stderr: bool = False) -> bool:
+    try:
+        return _stream(stderr).isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def colour(stderr: bool = False) -> bool:
+    """Colours only on a terminal, and never when NO_COLOR is set or TERM is dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or is_terminal(stderr)
+
+
+def width(stderr: bool = False) -> int | None:
+    """Columns of the terminal, or None for a pipe or a log (no wrapping there: one line is one line)."""
+    if not is_terminal(stderr):
+        return None
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def styled(text: str, style: str | None, stderr: bool = False) -> str:
+    """``text`` (already clean) wrapped in the SGR codes of ``style`` (e.g. ``"bold red"``) on a colour
+    terminal; as it is otherwise."""
+    if not style or not colour(stderr):
+        return text
+    codes = ";".join(_SGR[s] for s in style.split() if s in _SGR)
+    return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
+
+
+def emit(text: str, *, prefix: str = "", style: str | None = None, prefix_style: str | None = None,
+         stderr: bool = False) -> None:
+    """Write one line: ``prefix`` + cleaned ``text`` + newline, in a single write under the lock."""
+    body = styled(clean(text), style, stderr)
+    head = styled(clean(prefix), prefix_style, stderr) if prefix else ""
+    out = _stream(stderr)
+    with _LOCK:
+        try:
+            out.write(head + body + "\n")
+            out.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # a closed pipe (| head) must not turn into a traceback
+
+
+def emit_wrapped(text: str, *, lead: str = "", style: str | None = None, stderr: bool = True) -> None:
+    """Prose (a hint, an error message): wrapped at word boundaries to the terminal's width under a
+    hanging indent, never mid-word; unwrapped in pipes and logs. Each paragraph line is one write."""
+    columns = width(stderr)
+    for n, para in enumerate(clean_lines(text)):
+        first = lead if n == 0 else " " * len(lead)
+        if columns is None or len(first) + len(para) <= columns:
+            emit(para, prefix=first, style=style, stderr=stderr)
+            continue
+        parts = textwrap.wrap(para, width=max(20, columns - len(lead)), break_long_words=False,
+                              break_on_hyphens=False) or [""]
+        for i, part in enumerate(parts):
+            emit(part, prefix=first if i == 0 else " " * len(lead), style=style, stderr=stderr)
+
+
+def console(stderr: bool = False, columns: int | None = None) -> Console:
+    """A Rich console for tables: the terminal's width (80 when unknown), or a wide one for logs so a
+    table never folds there."""
     from rich.console import Console
 
-    out = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not out.is_terminal:
-        # Logs and CI: never truncate tables to an assumed 80 columns.
-        out = Console(stderr=stderr, highlight=False, soft_wrap=True, width=200)
-    return out
+    if columns is not None:
+        return Console(stderr=stderr, highlight=False, width=columns, no_color=not colour(stderr))
+    if is_terminal(stderr):
+        return Console(stderr=stderr, highlight=False, no_color=not colour(stderr))
+    return Console(stderr=stderr, highlight=False, width=200, no_color=True, color_system=None)
+
+
+def output_lock() -> threading.RLock:
+    """The lock :func:`emit` holds; the live view takes it around its own redraws."""
+    return _LOCK

@@ -1,0 +1,5 @@
+"""``python -m hybridcore.packer.cli``."""
+
+from hybridcore.packer.cli.main import main
+
+main()
