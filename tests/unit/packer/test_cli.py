@@ -1,20 +1,15 @@
-"""The CLI: exit codes from DESIGN.md and no traceback for a user mistake."""
+"""The CLI: exit codes from DESIGN.md, no traceback for a user mistake, one JSON shape per output."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.unit.conftest import ARTIFACT_OUT, FakePacker
-
-CLI = [sys.executable, "-m", "hybridcore.packer.cli"]
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd)
+from tests.unit.packer.cli_helpers import CLI, cli, run
 
 
 def test_version() -> None:
@@ -27,21 +22,43 @@ def test_version() -> None:
     (["validate", "web", "--var", "novalue"], "malformed --var"),
     (["validate", "templates/none.pkr.hcl"], "template not found"),
     (["build", "web", "--var-file", "missing.pkrvars.hcl"], "var file not found"),
+    (["build", "web", "--secret", "password=HC_UNSET_ENV_VAR"], "HC_UNSET_ENV_VAR is not set"),
 ])
 def test_bad_input_exit_2_without_traceback(fake_packer: FakePacker, project: Path, args: list[str],
-                                            needle: str) -> None:
-    out = cli(*args, cwd=project)
+                                            needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, *args)
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "hint:" in out.stderr
-    assert "Traceback" not in out.stderr + out.stdout
+    assert out.stdout == ""
     assert fake_packer.calls("validate") == [] and fake_packer.calls("build") == []
 
 
-def test_corrupt_state_is_a_clear_error_and_is_kept(fake_packer: FakePacker, project: Path) -> None:
+def test_bad_input_with_json_is_one_json_document_on_stdout(fake_packer: FakePacker, project: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, "validate", "nope", "--json")
+    body = json.loads(out.stdout)
+    assert out.returncode == 2 and body["exit_code"] == 2 and body["schema_version"] == 1
+    assert body["error"] == "UnknownTarget" and "nope" in body["message"] and body["hint"]
+    assert out.stderr == ""
+
+
+def test_no_project_says_so_and_names_minus_c(fake_packer: FakePacker, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    out = run(capsys, "validate", "web")
+    assert out.returncode == 2
+    assert f"no hybridcore.toml found in {empty} or its parents; use -C" in out.stderr
+
+
+def test_corrupt_state_is_a_clear_error_and_is_kept(fake_packer: FakePacker, project: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     state = project / ".hybridcore" / "state.db"
     state.parent.mkdir()
     state.write_bytes(b"this is not a database" * 100)
-    out = cli("validate", "web", cwd=project)
+    out = run(capsys, "validate", "web")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "state" in out.stderr.lower() and "hint:" in out.stderr
     assert state.read_bytes() == b"this is not a database" * 100
@@ -54,10 +71,11 @@ def test_packer_missing_exit_2(project: Path) -> None:
     assert out.returncode == 2 and "packer not found" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_json_response_and_exit_codes(fake_packer: FakePacker, project: Path) -> None:
+def test_json_response_exit_codes_and_packer_errors(fake_packer: FakePacker, project: Path) -> None:
     fake_packer.script(version="1.6.6", build=[
         {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n", "exit": 1},
-        {"stdout": "1700000000,,ui,error,Error: Unsupported argument\n", "exit": 1},
+        {"stdout": "1700000000,,ui,error,Error: Unsupported argument\n"
+                   "1700000000,file.example,error,Unsupported argument named foo\n", "exit": 1},
         {"stdout": ARTIFACT_OUT}])
     assert cli("validate", "web", cwd=project).returncode == 0
     retryable = cli("build", "web", "--json", cwd=project)
@@ -67,52 +85,214 @@ def test_json_response_and_exit_codes(fake_packer: FakePacker, project: Path) ->
     # exit_code in the JSON is the process's exit code; Packer's own is beside it.
     assert body["exit_code"] == 75 and body["targets"][0]["exit_code"] == 75
     assert body["targets"][0]["packer_exit_code"] == 1
+    assert body["errors"] == ["Error: RequestLimitExceeded: Request limit exceeded."]
+    assert body["targets"][0]["errors"] == body["errors"]
     hard = cli("build", "web", cwd=project)
     assert hard.returncode == 1 and "hint:" in hard.stderr and "template-syntax" in hard.stderr
+    # Packer's own error is in the summary, not only "see stdout.log".
+    assert "error: file.example: Unsupported argument named foo" in hard.stderr
+    assert "exit 1" in hard.stderr.splitlines()[-1]
+    assert "runs logs " in hard.stderr and "<command_id>" not in hard.stderr
     ok = cli("build", "web", "--json", cwd=project)
     assert ok.returncode == 0 and json.loads(ok.stdout)["artifacts"][0]["builder_id"] == "packer.file"
 
 
-def test_drift_exit_4_and_runs_listing(fake_packer: FakePacker, project: Path) -> None:
-    assert cli("drift", "web", cwd=project).returncode == 4
-    assert cli("build", "web", cwd=project).returncode == 4
-    assert cli("validate", "web", cwd=project).returncode == 0
-    assert cli("drift", "web", cwd=project).returncode == 0
-    runs = json.loads(cli("runs", "--json", cwd=project).stdout)
-    assert [r["status"] for r in runs[:2]] == ["ok", "refused"]
-    shown = json.loads(cli("runs", "show", runs[0]["id"], cwd=project).stdout)
-    assert shown["kind"] == "validate"
+def test_drift_plan_and_runs(fake_packer: FakePacker, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    never = run(capsys, "build", "web")
+    assert never.returncode == 4 and "never validated in env 'dev'" in never.stderr
+    assert "inputs differ" not in never.stderr
+    drift = run(capsys, "drift", "web", "--json")
+    body = json.loads(drift.stdout)
+    assert drift.returncode == 4 == body["exit_code"] and body["targets"][0]["untrusted"] is True
+    plan = json.loads(run(capsys, "plan", "--json").stdout)
+    assert plan == {"schema_version": 1, "targets": [
+        {"target": "web", "state": "untrusted", "reason": "never validated in env 'dev'"},
+        {"target": "other", "state": "untrusted", "reason": "never validated in env 'dev'"}]}
+    assert run(capsys, "validate", "web").returncode == 0
+    assert run(capsys, "drift", "web").returncode == 0
+    states = {t["target"]: t["state"] for t in json.loads(run(capsys, "plan", "--json").stdout)["targets"]}
+    assert states == {"web": "build", "other": "untrusted"}
+    assert json.loads(run(capsys, "plan", "--matrix").stdout) == {"include": [{"target": "web"}]}
+    (project / "templates" / "web" / "scripts" / "setup.sh").write_text("#!/bin/sh\necho changed\n")
+    states = {t["target"]: t["state"] for t in json.loads(run(capsys, "plan", "--json").stdout)["targets"]}
+    assert states["web"] == "drift"
+    assert json.loads(run(capsys, "plan", "--matrix").stdout) == {"include": []}
+    rows = json.loads(run(capsys, "runs", "--json").stdout)
+    assert [r["status"] for r in rows[:2]] == ["ok", "refused"]
+    assert all(r["schema_version"] == 1 and r["command_id"] == r["id"].split("/")[0] for r in rows)
 
 
-def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: Path, tmp_path: Path) -> None:
+def test_plan_current_after_a_build(fake_packer: FakePacker, project: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
-    cli("validate", "web", cwd=project)
-    assert cli("build", "web", cwd=project).returncode == 0
+    assert run(capsys, "validate", "web").returncode == 0
+    assert run(capsys, "build", "web").returncode == 0
+    assert run(capsys, "validate", "web").returncode == 0  # trust by validate again: the artifact still counts
+    web = json.loads(run(capsys, "plan", "web", "--json").stdout)["targets"][0]
+    assert web["state"] == "current" and web["reason"].startswith("built as ")
+
+
+def test_runs_show_one_shape_for_command_target_and_prefix(fake_packer: FakePacker, project: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(capsys, "validate", "web", "other", "--json")
+    command_id = json.loads(out.stdout)["command_id"]
+    whole = json.loads(run(capsys, "runs", "show", command_id, "--json").stdout)
+    by_prefix = json.loads(run(capsys, "runs", "show", command_id[:20], "--json").stdout)
+    one = json.loads(run(capsys, "runs", "show", f"{command_id}/web", "--json").stdout)
+    assert whole == by_prefix
+    assert sorted(t["target"] for t in whole["targets"]) == ["other", "web"]
+    assert set(one) == set(whole) and [t["target"] for t in one["targets"]] == ["web"]
+    assert whole["schema_version"] == 1 and whole["command_id"] == command_id and whole["exit_code"] == 0
+
+
+def test_runs_show_unknown_is_text_on_stderr_without_json(fake_packer: FakePacker, project: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "validate", "web")
+    out = run(capsys, "runs", "show", "nope")
+    assert out.returncode == 2 and out.stdout == "" and "no run 'nope'" in out.stderr
+    as_json = run(capsys, "runs", "show", "nope", "--json")
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["exit_code"] == 2
+
+
+def test_runs_show_markdown_and_step_summary(fake_packer: FakePacker, project: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    body = json.loads(run(capsys, "validate", "web", "--json").stdout)
+    written = summary.read_text()
+    assert "| web |" in written and body["command_id"] in written
+    shown = run(capsys, "runs", "show", body["command_id"], "--markdown")
+    assert shown.returncode == 0 and "| web |" in shown.stdout and "```mermaid" in shown.stdout
+
+
+def test_step_summary_write_failure_is_a_warning(fake_packer: FakePacker, project: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no" / "such" / "folder" / "summary.md"))
+    out = run(capsys, "validate", "web")
+    assert out.returncode == 0 and "warning: could not write the step summary" in out.stderr
+
+
+def test_runs_logs_are_packer_ui_text(fake_packer: FakePacker, project: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT + "1700000002,,ui,error,it%!(PACKER_COMMA) broke\n",
+                                               "stderr": "plugin noise\n"})
+    run(capsys, "validate", "web", "other")
+    built = json.loads(run(capsys, "build", "web", "other", "--json").stdout)
+    logs = run(capsys, "runs", "logs", built["command_id"], "--target", "web")
+    assert logs.returncode == 0
+    assert "==> file.example: Running local shell script" in logs.stdout
+    assert "it, broke" in logs.stdout and "PACKER_COMMA" not in logs.stdout and "plugin noise" in logs.stdout
+    assert "artifact,0" not in logs.stdout
+    both = run(capsys, "runs", "logs", built["command_id"])
+    assert "web   | it, broke" in both.stdout and "other | it, broke" in both.stdout
+
+
+def test_explain_a_failed_run(fake_packer: FakePacker, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={
+        "stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n", "exit": 1})
+    run(capsys, "validate", "web")
+    built = json.loads(run(capsys, "build", "web", "--json").stdout)
+    doc = json.loads(run(capsys, "explain", built["command_id"], "--json").stdout)
+    assert doc["schema_version"] == 1 and doc["category"] == "throttling" and doc["retryable"] is True
+    assert doc["rule"] and any("RequestLimitExceeded" in e for e in doc["evidence"])
+    assert doc["errors"] == ["Error: RequestLimitExceeded: Request limit exceeded."]
+    text = run(capsys, "explain", built["command_id"][:16])
+    assert text.returncode == 0 and "retry:" in text.stdout and "throttling" in text.stdout
+
+
+def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    run(capsys, "validate", "web")
+    assert run(capsys, "build", "web").returncode == 0
     gh = tmp_path / "gh_output"
-    listed = cli("artifacts", "--json", "--github-output", str(gh), cwd=project)
-    rows = json.loads(listed.stdout)
-    assert len(rows) == 1 and rows[0]["target"] == "web"
+    rows = json.loads(run(capsys, "artifacts", "--json", "--github-output", str(gh)).stdout)
+    assert len(rows) == 1 and rows[0]["target"] == "web" and rows[0]["schema_version"] == 2
     text = gh.read_text()
     assert text.startswith("artifacts<<ghadelim_") and rows[0]["build_id"] in text
     assert "image_ids_web<<" in text
-    one = json.loads(cli("artifacts", "show", rows[0]["build_id"][:12], cwd=project).stdout)
+    one = json.loads(run(capsys, "artifacts", "show", rows[0]["build_id"][:12], "--json").stdout)
     assert one["build_id"] == rows[0]["build_id"]
+    human = run(capsys, "artifacts", "show", rows[0]["build_id"][:12])
+    assert human.stdout.startswith("build_id") and "file" in human.stdout
+    missing = run(capsys, "artifacts", "show", "ZZZZ")
+    assert missing.returncode == 2 and missing.stdout == "" and "no artifact 'ZZZZ'" in missing.stderr
 
 
-def test_fmt_check_exit_3(fake_packer: FakePacker, project: Path) -> None:
+def test_fmt_check_exit_3_and_fmt_names_rewritten_files(fake_packer: FakePacker, project: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 3})
-    assert cli("fmt", "--check", "web", cwd=project).returncode == 3
+    check = run(capsys, "fmt", "--check", "web")
+    assert check.returncode == 3 and "need formatting: web.pkr.hcl" in check.stderr and "--diff" in check.stderr
+    fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 0})
+    out = run(capsys, "fmt", "web")
+    assert out.returncode == 0 and "web: fmt rewrote web.pkr.hcl" in out.stderr and "fmt ok" not in out.stderr
+    fake_packer.script(version="1.6.6", fmt={"stdout": "", "exit": 0})
+    assert "web: already formatted" in run(capsys, "fmt", "web").stderr
 
 
-def test_runs_show_command_id_lists_every_target(fake_packer: FakePacker, project: Path) -> None:
-    out = cli("validate", "web", "other", "--json", cwd=project)
-    command_id = json.loads(out.stdout)["command_id"]
-    rows = json.loads(cli("runs", "show", command_id, cwd=project).stdout)
-    assert sorted(r["target"] for r in rows) == ["other", "web"]
+def test_secret_option_reads_the_environment(fake_packer: FakePacker, project: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HC_TEST_REGION_VALUE", "secret-region-value")
+    out = run(capsys, "validate", "web", "--secret", "region=HC_TEST_REGION_VALUE", "--json")
+    assert out.returncode == 0, out.stdout
+    call = fake_packer.calls("validate")[-1]
+    assert "secret-region-value" not in " ".join(call["argv"])
+    assert "secret-region-value" not in out.stdout
 
 
-def test_unwritable_state_folder_is_a_clear_error(fake_packer: FakePacker, project: Path) -> None:
+def test_on_error_is_passed_to_packer(fake_packer: FakePacker, project: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "validate", "web")
+    assert run(capsys, "build", "web", "--on-error", "abort").returncode == 0
+    assert "-on-error=abort" in fake_packer.calls("build")[-1]["argv"]
+    bad = run(capsys, "build", "web", "--on-error", "ask")
+    assert bad.returncode == 2 and len(fake_packer.calls("build")) == 1
+
+
+def test_runs_prune_and_keep(fake_packer: FakePacker, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = [json.loads(run(capsys, "validate", "web", "--json").stdout)["command_id"] for _ in range(3)]
+    runs_dir = project / ".hybridcore" / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == sorted(ids)
+    pruned = json.loads(run(capsys, "runs", "prune", "--older-than", "0", "--json").stdout)
+    assert pruned["schema_version"] == 1 and sorted(pruned["removed"]) == sorted(ids)
+    assert list(runs_dir.iterdir()) == []
+    assert run(capsys, "plan", "web", "--json").stdout.count('"build"') == 1  # trust survives pruning
+    with (project / "hybridcore.toml").open("a") as fh:
+        fh.write("\n[runs]\nkeep = 2\n")
+    kept = [json.loads(run(capsys, "validate", "web", "--json").stdout)["command_id"] for _ in range(3)]
+    assert sorted(p.name for p in runs_dir.iterdir()) == sorted(kept[1:])
+
+
+def test_init_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "images" / "web").mkdir(parents=True)
+    (tmp_path / "images" / "web" / "web.pkr.hcl").write_text('source "null" "a" {}\n')
+    monkeypatch.chdir(tmp_path)
+    out = run(capsys, "init", "--json")
+    doc = json.loads(out.stdout)
+    assert out.returncode == 0 and doc["schema_version"] == 1 and doc["targets"] == ["images-web"]
+    assert ".hybridcore/" in (tmp_path / ".gitignore").read_text()
+    again = run(capsys, "init")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_unwritable_state_folder_is_a_clear_error(fake_packer: FakePacker, project: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     (project / ".hybridcore").write_text("a file where the state folder should be")
-    out = cli("validate", "web", cwd=project)
+    out = run(capsys, "validate", "web")
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "hint:" in out.stderr and ".hybridcore" in out.stderr
+
+
+def test_json_exit_code_is_the_process_exit_code(fake_packer: FakePacker, project: Path) -> None:
+    """Real processes: for each outcome the document's exit_code is what the shell sees."""
+    fake_packer.script(version="1.6.6", build=[{"exit": 1, "stdout": "1,,ui,error,Error: Unsupported argument\n"},
+                                               {"stdout": ARTIFACT_OUT}])
+    env = {**os.environ}
+    assert cli("validate", "web", cwd=project, env=env).returncode == 0
+    for expected in (1, 0):
+        out = cli("build", "web", "--json", cwd=project, env=env)
+        assert out.returncode == expected == json.loads(out.stdout)["exit_code"]

@@ -100,17 +100,20 @@ class LiveView:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        table.add_column("target", no_wrap=True)
-        table.add_column("state", no_wrap=True)
-        table.add_column("elapsed", no_wrap=True, justify="right")
-        table.add_column("last message", no_wrap=True, overflow="ellipsis", ratio=1)
         now = time.monotonic()
         with self._lock:
+            cells = []
             for name, row in self.rows.items():
                 elapsed = f"{(row.finished or now) - row.started:.1f}s" if row.started is not None else ""
-                style = _STYLES.get(row.state, "red")
                 state = row.state + (f" ({row.detail})" if row.detail else "")
                 last = Text(clean(row.error), style="red") if row.error else Text(clean(row.last), style="dim")
-                table.add_row(Text(clean(name)), Text(state, style=style), elapsed, last)
+                cells.append((Text(clean(name)), Text(state, style=_STYLES.get(row.state, "red")), elapsed, last))
+        # Target, state and time keep their width; the last message takes what is left, cut at the end.
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        table.add_column("target", no_wrap=True, min_width=min(30, max((len(c[0]) for c in cells), default=6)))
+        table.add_column("state", no_wrap=True, min_width=max((len(c[1]) for c in cells), default=5))
+        table.add_column("elapsed", no_wrap=True, justify="right", min_width=7)
+        table.add_column("last message", no_wrap=True, overflow="ellipsis", ratio=1)
+        for cell in cells:
+            table.add_row(*cell)
         return table
