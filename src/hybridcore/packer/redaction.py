@@ -56,11 +56,12 @@ def _unescape(token: str, comma: str) -> str:
 class _View:
     """A decoded copy of a text; where each of its characters came from is worked out only on a hit."""
 
-    __slots__ = ("_comma", "_parent", "_pattern", "text")
+    __slots__ = ("_comma", "_index", "_parent", "_pattern", "text")
 
     def __init__(self, text: str, parent: _View | None = None, pattern: re.Pattern[str] | None = None,
                  comma: str = "") -> None:
         self.text, self._parent, self._pattern, self._comma = text, parent, pattern, comma
+        self._index: tuple[list[int], list[tuple[int, int, int, int]]] | None = None
 
     def decoded(self, pattern: re.Pattern[str], comma: str) -> _View | None:
         """This view with every token of ``pattern`` (one capturing group) decoded, or ``None``."""
@@ -73,19 +74,26 @@ class _View:
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that view characters ``start:end`` were decoded from."""
         view = self
-        while view._parent is not None and view._pattern is not None:
-            starts: list[int] = []
-            tokens: list[tuple[int, int, int, int]] = []   # (view start, view end, source start, end)
-            shift = 0
-            for m in view._pattern.finditer(view._parent.text):
-                vstart = m.start() - shift
-                vend = vstart + len(_unescape(m.group(), view._comma))
-                starts.append(vstart)
-                tokens.append((vstart, vend, m.start(), m.end()))
-                shift = m.end() - vend
+        while view._parent is not None:
+            starts, tokens = view._tokens()
             start, end = _back(starts, tokens, start, True), _back(starts, tokens, end - 1, False)
             view = view._parent
         return start, end
+
+    def _tokens(self) -> tuple[list[int], list[tuple[int, int, int, int]]]:
+        """Each decoded token as (view start, view end, parent start, parent end), built once."""
+        if self._index is None:
+            assert self._parent is not None
+            assert self._pattern is not None
+            tokens: list[tuple[int, int, int, int]] = []
+            shift = 0
+            for m in self._pattern.finditer(self._parent.text):
+                vstart = m.start() - shift
+                vend = vstart + len(_unescape(m.group(), self._comma))
+                tokens.append((vstart, vend, m.start(), m.end()))
+                shift = m.end() - vend
+            self._index = ([t[0] for t in tokens], tokens)
+        return self._index
 
 
 def _back(starts: list[int], tokens: list[tuple[int, int, int, int]], i: int, first: bool) -> int:
@@ -176,19 +184,17 @@ class BaseRedactor:
         self._min = len(ordered[-1]) if ordered else 0
 
     def _needles(self, value: str, min_len: int) -> set[str]:
-        """The literal strings to look for: the value, its decodings and canonical encodings, and the
-        lines of each (a multi-line secret is printed one line at a time)."""
+        """The literal strings to look for: the value, its decodings and each of their lines (a
+        multi-line secret is printed one line at a time), and the canonical encodings of each."""
         mr = self._mr_escape
-        forms = {value, value.strip(), self._decoded(value, self._esc), self._decoded(value, self._mr)}
-        for v in list(forms):
-            ascii_json, utf8_json = json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1]
-            encoded = {ascii_json, utf8_json, _go_json(v), repr(v.encode())[2:-1], mr(v)}
-            forms |= encoded | {mr(e) for e in encoded}
-        out: set[str] = set()
-        for form in forms:
-            for piece in (form, *(line.strip() for line in form.splitlines())):
-                if len(piece) >= min_len:
-                    out.add(piece)
+        pieces: set[str] = set()
+        for form in {value, value.strip(), self._decoded(value, self._esc), self._decoded(value, self._mr)}:
+            pieces |= {p for p in (form, *(line.strip() for line in form.splitlines())) if len(p) >= min_len}
+        out = set(pieces)
+        for p in pieces:
+            encoded = {json.dumps(p)[1:-1], json.dumps(p, ensure_ascii=False)[1:-1], _go_json(p),
+                       repr(p.encode())[2:-1], mr(p)}
+            out |= encoded | {mr(e) for e in encoded}
         return out
 
     def _mr_escape(self, s: str) -> str:
