@@ -9,6 +9,7 @@ The encoders here are written independently of ``redaction.py`` (Go's after enco
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -167,22 +168,23 @@ def test_multiline_secret_never_survives_line_by_line(lines: list[str], form: st
         assert CANONICAL[form](line) not in out and line not in out
 
 
-LOWER = "abcdefghijklmnopqrstuvwxyz"
-# Every character but the lowercase letters and "U" (so no \uXXXX, \xHH or \UXXXXXXXX escape, and no
-# decoding of any kind, can produce a lowercase letter), plus the machine-readable comma.
-OTHER = st.one_of(st.characters(exclude_categories=("Cs",), exclude_characters=LOWER + "U"),
+# Secrets of letters that no escape below spells (not a b f n r t u v x), and filler of every character
+# but the lowercase letters and "U": no decoding of the filler (\uXXXX, \xHH, \UXXXXXXXX, \n...) can
+# produce a letter of a secret.
+LETTERS = "cdeghijklmopqswyz"
+OTHER = st.one_of(st.characters(exclude_categories=("Cs",), exclude_characters=string.ascii_lowercase + "U"),
                   st.sampled_from(["\\", "\\n", "\\t", '\\"', COMMA, "\\\\", "\\/"]))
 
 
 @slow
-@given(st.lists(st.text(LOWER, min_size=4, max_size=10), min_size=1, max_size=3), st.data())
+@given(st.lists(st.text(LETTERS, min_size=4, max_size=10), min_size=1, max_size=3), st.data())
 def test_text_without_secrets_is_unchanged(secret_list: list[str], data: st.DataObject) -> None:
     """Near misses (a secret without its first or last letter, with one letter changed) and any other
     characters, escapes included, are left exactly as they are."""
     pieces = []
     for _ in range(data.draw(st.integers(0, 6))):
         s = data.draw(st.sampled_from(secret_list))
-        changed = s[:1] + ("a" if s[1] != "a" else "b") + s[2:]
+        changed = s[:1] + ("c" if s[1] != "c" else "d") + s[2:]
         near = data.draw(st.sampled_from([s[1:], s[:-1], changed]))
         assume(all(secret not in near for secret in secret_list))
         pieces += [near, data.draw(st.lists(OTHER, min_size=1, max_size=5).map("".join))]
