@@ -63,6 +63,10 @@ class _View:
         self.text, self._parent, self._pattern, self._comma = text, parent, pattern, comma
         self._index: tuple[list[int], list[tuple[int, int, int, int]]] | None = None
 
+    @property
+    def is_decoded(self) -> bool:
+        return self._parent is not None
+
     def decoded(self, pattern: re.Pattern[str], comma: str) -> _View | None:
         """This view with every token of ``pattern`` (one capturing group) decoded, or ``None``."""
         parts = pattern.split(self.text)
@@ -239,12 +243,13 @@ class BaseRedactor:
         """Every span of ``text`` that holds (part of) a needle in any view, merged and sorted."""
         found: list[tuple[int, int]] = []
         for view in self._views(text):
-            pos = 0
+            pos, hits = 0, []
             # Step one character past each hit's start, not past its end, so an occurrence overlapping
             # another (secrets "abcdef" and "defghi" in "abcdefghi") is redacted whole too.
             while (m := self._pattern.search(view.text, pos)) is not None:
-                found.append(view.source_span(*m.span()))
+                hits.append(m.span())
                 pos = m.start() + 1
+            found += [view.source_span(*h) for h in hits] if view.is_decoded else hits
         found.sort()
         merged: list[tuple[int, int]] = []
         for start, end in found:

@@ -186,8 +186,11 @@ def prepare_env(
     cache_dir: Path | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> PreparedEnv:
-    """A fresh env dict for one Packer process; ``base`` (usually ``os.environ``) is never mutated."""
-    env = dict(base)
+    """A fresh env dict for one Packer process; ``base`` (usually ``os.environ``) is never mutated.
+
+    ``HYBRIDCORE_*`` variables of the wrapper's own environment (``HYBRIDCORE_STATE_URL`` holds a
+    database password) are not passed on: Packer gets only those set here."""
+    env = {k: v for k, v in base.items() if not k.startswith("HYBRIDCORE_")}
     ours: dict[str, str] = {
         "PACKER_LOG": "1",
         "PACKER_LOG_PATH": str(log_path),

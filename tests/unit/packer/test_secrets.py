@@ -26,10 +26,13 @@ from hybridcore.packer.secrets import (
 
 
 def test_prepare_env_is_fresh_and_records_names_only(tmp_path: Path) -> None:
-    base = {"PATH": "/bin", "HOME": "/root"}
+    base = {"PATH": "/bin", "HOME": "/root", "HYBRIDCORE_STATE_URL": "postgresql://u:pw-123456@db/x",
+            "HYBRIDCORE_ENV": "dev"}
     prepared = prepare_env(base, hybridcore_env="prod", log_path=tmp_path / "log", tmpdir=tmp_path / "tmp",
                            secret_vars={"pw": "s3cret-pw"}, cache_dir=tmp_path / "cache")
-    assert base == {"PATH": "/bin", "HOME": "/root"}  # never mutated
+    assert base["HYBRIDCORE_ENV"] == "dev" and len(base) == 4  # never mutated
+    # Wrapper-only settings and credentials never reach Packer.
+    assert "HYBRIDCORE_STATE_URL" not in prepared.env and prepared.env["PATH"] == "/bin"
     env = prepared.env
     assert env["PACKER_LOG"] == "1" and env["PACKER_LOG_PATH"] == str(tmp_path / "log")
     assert env["HYBRIDCORE_ENV"] == "prod" and env["CHECKPOINT_DISABLE"] == "1"
