@@ -29,6 +29,7 @@ MIN_HEURISTIC_LEN = 8    # values caught only by a secret-looking name
 _MARKERS = (REDACTED, "[redacted]", "<hidden>", "[hidden]", "<***>", "[***]")
 _MAX_PASSES = 4
 _PROBE, _MAX_PROBES = 8, 12
+_OVERLAP_BUDGET = 2_000_000   # characters compared while tabulating overlaps (a few ms)
 # What a named escape or the machine-readable comma can stand for; every other character is printed
 # raw unless a numeric escape (\\uXXXX, \\xHH, \\UXXXXXXXX) stands for it.
 _UNSAFE = re.compile("[" + re.escape("\\\"/',\a\b\f\n\r\t\v") + "]+")
@@ -149,6 +150,31 @@ def _alternation(needles: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, needles)) or "(?!)")
 
 
+def _overlaps(needles: list[str]) -> dict[str, tuple[int, ...]] | None:
+    """For each needle, the offsets at which another needle (or itself) can start inside it and end
+    after it; ``None`` when working that out would cost more than ``_OVERLAP_BUDGET`` comparisons."""
+    by_first: dict[str, list[str]] = {}
+    for b in needles:
+        by_first.setdefault(b[0], []).append(b)
+    longest = max(map(len, needles), default=0)
+    budget = _OVERLAP_BUDGET
+    out: dict[str, tuple[int, ...]] = {}
+    for a in needles:
+        offsets = []
+        for k in range(max(1, len(a) - longest + 1), len(a)):
+            tail = len(a) - k
+            for b in by_first.get(a[k], ()):
+                budget -= tail
+                if budget < 0:
+                    return None
+                if len(b) > tail and a.startswith(b[:tail], k):
+                    offsets.append(k)
+                    break
+        if offsets:
+            out[a] = tuple(offsets)
+    return out
+
+
 def _clashes(marker: str, needle: str) -> bool:
     """Could ``needle`` be found across or inside ``marker`` once the marker sits in some text?"""
     if needle in marker or marker in needle:
@@ -185,6 +211,7 @@ class BaseRedactor:
         self.marker = self._choose_marker(ordered)
         self._pattern = _alternation(ordered)
         self._probes = _probes(ordered)   # rejects a clean line faster than the alternation
+        self._offsets = _overlaps(ordered)
         self._min = len(ordered[-1]) if ordered else 0
 
     def _needles(self, value: str, min_len: int) -> set[str]:
@@ -239,16 +266,38 @@ class BaseRedactor:
                 views.append(twice)
         return views
 
+    def _hits(self, text: str) -> list[tuple[int, int]]:
+        """Every occurrence of a needle in ``text``, including one that starts inside another and
+        ends after it (secrets "abcdef" and "defghi" in "abcdefghi"), so the union covers both."""
+        hits: list[tuple[int, int]] = []
+        if self._offsets is None:
+            # No table of overlaps (too costly to build): try every start after each hit's start.
+            pos = 0
+            while (m := self._pattern.search(text, pos)) is not None:
+                hits.append(m.span())
+                pos = m.start() + 1
+            return hits
+        seen: set[int] = set()
+        for m in self._pattern.finditer(text):
+            hits.append(m.span())
+            if m.group() in self._offsets:
+                stack = [(m.start(), m.group())]
+                while stack:
+                    start, needle = stack.pop()
+                    end = start + len(needle)
+                    for k in self._offsets.get(needle, ()):
+                        if start + k not in seen and (m2 := self._pattern.match(text, start + k)) \
+                                and m2.end() > end:
+                            seen.add(start + k)
+                            hits.append(m2.span())
+                            stack.append((start + k, m2.group()))
+        return hits
+
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Every span of ``text`` that holds (part of) a needle in any view, merged and sorted."""
         found: list[tuple[int, int]] = []
         for view in self._views(text):
-            pos, hits = 0, []
-            # Step one character past each hit's start, not past its end, so an occurrence overlapping
-            # another (secrets "abcdef" and "defghi" in "abcdefghi") is redacted whole too.
-            while (m := self._pattern.search(view.text, pos)) is not None:
-                hits.append(m.span())
-                pos = m.start() + 1
+            hits = self._hits(view.text)
             found += [view.source_span(*h) for h in hits] if view.is_decoded else hits
         found.sort()
         merged: list[tuple[int, int]] = []
