@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 REDACTED = "<redacted>"
 MIN_SECRET_LEN = 4       # shorter declared secrets are refused: redacting "e" everywhere wrecks every log
 MIN_HEURISTIC_LEN = 8    # values caught only by a secret-looking name
+# Identifiers Packer reports in structured form, kept as reported by ``redact_record(keep=...)``.
+PACKER_IDENTIFIERS = frozenset({"builder_id", "builder_type", "build_name"})
 _MARKERS = (REDACTED, "[redacted]", "<hidden>", "[hidden]", "<***>", "[***]")
 _MAX_PASSES = 4
 _PROBE, _MAX_PROBES = 8, 12
@@ -38,7 +40,8 @@ _ESCAPES = (r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-
             r"|U(?:000[0-9a-fA-F]|0010)[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\\\"/'abfnrtv])")
 _NAMED = {"\\": "\\", '"': '"', "/": "/", "'": "'", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
           "t": "\t", "v": "\v"}
-_GO_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                          "\u2029": "\\u2029"})
 
 
 @lru_cache(maxsize=4096)
@@ -115,7 +118,7 @@ def _back(starts: list[int], tokens: list[tuple[int, int, int, int]], i: int, fi
 def _go_json(s: str) -> str:
     """Go's ``encoding/json`` (``json.Marshal``, ``jsonencode()``) string body: HTML-safe, raw UTF-8."""
     out = json.dumps(s, ensure_ascii=False)[1:-1].replace("\\b", "\\u0008").replace("\\f", "\\u000c")
-    return "".join(_GO_HTML.get(c, c) for c in out)
+    return out.translate(_GO_HTML)
 
 
 def _probes(needles: list[str]) -> Callable[[str], bool] | None:

@@ -17,11 +17,18 @@ from typing import Any
 from urllib.parse import unquote
 
 from hybridcore.errors import HybridcoreError, MalformedVar
-from hybridcore.packer.redaction import MIN_HEURISTIC_LEN, MIN_SECRET_LEN, REDACTED, BaseRedactor
+from hybridcore.packer.redaction import (
+    MIN_HEURISTIC_LEN,
+    MIN_SECRET_LEN,
+    PACKER_IDENTIFIERS,
+    REDACTED,
+    BaseRedactor,
+)
 
-__all__ = ["MIN_HEURISTIC_LEN", "MIN_SECRET_LEN", "REDACTED", "Redactor", "Secret", "check_secret",
-           "check_secrets", "heuristic_secrets", "parse_var_assignment", "prepare_env", "render_value",
-           "secret_values", "split_vars"]
+__all__ = ["MIN_HEURISTIC_LEN", "MIN_SECRET_LEN", "PACKER_IDENTIFIERS", "REDACTED", "SECRET_NAME",
+           "PreparedEnv", "Redactor", "Secret", "SplitVars", "check_secret", "check_secrets",
+           "heuristic_secrets", "parse_var_assignment", "prepare_env", "render_value", "secret_values",
+           "split_vars"]
 
 # Names under which an environment value is taken for a secret. Such values are redacted only when
 # MIN_HEURISTIC_LEN+ long: "1", "no" or "packer" everywhere would wreck the logs and records.

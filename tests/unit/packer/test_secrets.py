@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hybridcore.errors import ConfigError, MalformedVar
 from hybridcore.packer.secrets import (
+    PACKER_IDENTIFIERS,
     REDACTED,
     Redactor,
     Secret,
@@ -195,7 +196,7 @@ def test_redact_record_redacts_values_never_keys() -> None:
     r = Redactor(["topsecret", "null"])
     record = {"topsecret": ["x topsecret y", {"null": "null"}], "n": 2, "ok": True, "none": None,
               "builder_type": "null", "t": ("topsecret",)}
-    out = r.redact_record(record, keep={"builder_type"})
+    out = r.redact_record(record, keep=PACKER_IDENTIFIERS)
     assert out == {"topsecret": [f"x {REDACTED} y", {"null": REDACTED}], "n": 2, "ok": True, "none": None,
                    "builder_type": "null", "t": [REDACTED]}
     assert r.value(record)["builder_type"] == REDACTED  # the older name, without keep
