@@ -1,4 +1,5 @@
-"""JSON Schemas of the records hybridcore publishes, generated from the pydantic models.
+"""JSON Schemas of the records and ``--json`` documents hybridcore publishes, generated from the models
+(``records`` for the response object and artifact records, ``console.shapes`` for every other output).
 
 ``python -m hybridcore.packer.schemas schemas/`` rewrites the committed copies; a golden test fails
 when they differ, so every schema change is a deliberate, reviewed diff.
@@ -11,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hybridcore.packer.console.shapes import SHAPES
 from hybridcore.packer.records import ArtifactRecord, CommandResult
 
 SCHEMAS: dict[str, type[Any]] = {
     "artifact-record.schema.json": ArtifactRecord,
     "command-result.schema.json": CommandResult,
+    **SHAPES,
 }
 
 

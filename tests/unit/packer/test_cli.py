@@ -296,3 +296,50 @@ def test_json_exit_code_is_the_process_exit_code(fake_packer: FakePacker, projec
     for expected in (1, 0):
         out = cli("build", "web", "--json", cwd=project, env=env)
         assert out.returncode == expected == json.loads(out.stdout)["exit_code"]
+
+
+def test_every_json_output_has_its_published_shape(fake_packer: FakePacker, project: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Each --json document of a small session validates against the model behind schemas/<name>."""
+    from hybridcore.packer.console.shapes import check
+    from hybridcore.packer.records import CommandResult
+
+    def doc(name: str, *args: str) -> object:
+        out = run(capsys, *args)
+        body = json.loads(out.stdout)
+        check(name, body)
+        return body
+
+    fake_packer.script(version="1.6.6", build=[
+        {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n", "exit": 1},
+        {"stdout": ARTIFACT_OUT}])
+    doc("error.schema.json", "build", "web", "--json")               # drift: never validated
+    doc("error.schema.json", "runs", "show", "nope", "--json")
+    doc("drift.schema.json", "drift", "--json")
+    doc("plan.schema.json", "plan", "--json")
+    doc("plan-matrix.schema.json", "plan", "--matrix")
+    CommandResult.model_validate(json.loads(run(capsys, "validate", "web", "--json").stdout))
+    failed = json.loads(run(capsys, "build", "web", "--json").stdout)
+    CommandResult.model_validate(json.loads(run(capsys, "build", "web", "--json").stdout))
+    doc("runs.schema.json", "runs", "--json")
+    doc("runs-show.schema.json", "runs", "show", failed["command_id"], "--json")
+    doc("explain.schema.json", "explain", failed["command_id"], "--json")
+    doc("artifacts.schema.json", "artifacts", "--json")
+    doc("cache-ls.schema.json", "cache", "ls", "--json")
+    doc("cache-verify.schema.json", "cache", "verify", "--json")
+    doc("cache-prune.schema.json", "cache", "prune", "--json")
+    doc("runs-prune.schema.json", "runs", "prune", "--older-than", "30", "--json")
+    (tmp_path / "fresh").mkdir()
+    doc("init.schema.json", "-C", str(tmp_path / "fresh"), "init", "--json")
+
+
+def test_upgrade_check_progress_on_stderr_as_it_goes(fake_packer: FakePacker, project: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from hybridcore.packer.console.shapes import check
+
+    out = run(capsys, "upgrade-check", "--from", "packer", "--to", "packer", "web", "--json")
+    assert out.returncode == 0 == json.loads(out.stdout)["exit_code"]
+    check("upgrade-check.schema.json", json.loads(out.stdout))
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("[A 1.6.6] sandbox ...")
+    assert any(line.startswith("[B 1.6.6] build web ... ") and line.endswith(" s)") for line in lines)

@@ -285,7 +285,7 @@ def test_cli_upgrade_check(packer_a: str, packer_b: str, project: Path, tmp_path
     res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_b, "web",
                                    "--report-dir", str(rep), "--json"])
     assert res.exit_code == 1, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)  # progress lines go to stderr
     assert data["to"]["version"] == "1.7.0"
     assert (rep / "report.md").is_file()
     res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_a, "web"])

@@ -1,7 +1,7 @@
 """``hybridcore-packer``: the command line (Typer). Each command parses its arguments, calls the API and
 hands the outcome to ``console``; nothing here prints by itself.
 
-``app`` (the Typer apps and shared rules), ``commands`` (fmt, validate, build, drift, plan, explain),
+``base`` (the Typer apps and shared rules), ``commands`` (fmt, validate, build, drift, plan, explain),
 ``runs``, ``artifacts``, ``misc`` (cache, init, upgrade-check), ``main`` (signals, dispatch, exit).
 Exit codes are ``hybridcore.errors.ExitCode`` (DESIGN.md).
 """
@@ -14,3 +14,12 @@ def main(argv: list[str] | None = None) -> None:
     from hybridcore.packer.cli.main import main as run
 
     run(argv)
+
+
+def __getattr__(name: str) -> object:
+    # ``from hybridcore.packer.cli import app``: the Typer app with every command registered.
+    if name == "app":
+        from hybridcore.packer.cli.main import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from hybridcore.errors import ExitCode
-from hybridcore.packer.cli import app as cli
-from hybridcore.packer.cli.app import JsonOpt, artifacts_app, exit_with
+from hybridcore.packer.cli import base as cli
+from hybridcore.packer.cli.base import JsonOpt, artifacts_app, exit_with
 
 
 @artifacts_app.callback()

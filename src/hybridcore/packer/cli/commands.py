@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hybridcore.errors import ExitCode, HybridcoreError
-from hybridcore.packer.cli import app as cli
-from hybridcore.packer.cli.app import (
+from hybridcore.packer.cli import base as cli
+from hybridcore.packer.cli.base import (
     JsonOpt,
     ProvOpt,
     SecretOpt,

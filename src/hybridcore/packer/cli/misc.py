@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hybridcore.errors import ExitCode
-from hybridcore.packer.cli import app as cli
-from hybridcore.packer.cli.app import JsonOpt, TargetsArg, app, cache_app, exit_with
+from hybridcore.packer.cli import base as cli
+from hybridcore.packer.cli.base import JsonOpt, TargetsArg, app, cache_app, exit_with
 
 if TYPE_CHECKING:
     from hybridcore.packer.cache import SharedCache

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hybridcore.errors import ExitCode, HybridcoreError
-from hybridcore.packer.cli import app as cli
-from hybridcore.packer.cli.app import JsonOpt, exit_with, runs_app
+from hybridcore.packer.cli import base as cli
+from hybridcore.packer.cli.base import JsonOpt, exit_with, runs_app
 
 if TYPE_CHECKING:
     from hybridcore.state import StateStore
