@@ -170,7 +170,7 @@ def runs_logs(ctx: typer.Context, run_id: str,
         if not rows:
             cli.usage(f"run {run_id!r} has no target {target!r}", "see the targets with 'hybridcore-packer runs "
                       f"show {run_id}'", False)
-    printer = LinePrinter([str(r["target"]) for r in rows], multi=len(rows) > 1)
+    printer = LinePrinter([str(r["target"]) for r in rows], multi=len(rows) > 1, split=False)
     for row in rows:
         if not row.get("run_dir"):
             emit(f"{row['id']}: no logs ({row['status']} before Packer ran)", style="dim", stderr=True)

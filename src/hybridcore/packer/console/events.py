@@ -93,7 +93,8 @@ def message(event: Event) -> tuple[str, str] | None:
     if e.name == ESCALATE:
         sig = e.get("signal", "SIGKILL")
         if e.get("reason") == "second-interrupt":
-            return f"second interrupt: {sig} sent, Packer stops without cleaning up", "bold red"
+            return "second interrupt: stopping Packer now (SIGTERM, then SIGKILL), without waiting for its cleanup", \
+                "bold red"
         after = f" {_seconds(e.get('after'))} after the last signal" if e.get("after") is not None else ""
         tail = "; it may leave temporary VMs behind" if sig == "SIGKILL" else ""
         return f"Packer still running{after}: {sig} sent{tail}", "red"

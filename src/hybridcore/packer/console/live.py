@@ -93,6 +93,7 @@ class LiveView:
         line.append(clean(text), style=style or "")
         if self._live is not None:
             self._live.console.print(line)
+            self._live.refresh()  # show the states that came with the message now, not at the next tick
         else:
             self.console.print(line)
 

@@ -115,8 +115,8 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
              style="yellow" if "SIGKILL" in t.signals else None, stderr=True)
     emit_wrapped(c.hint, lead="  hint: ")
     run_id = f"{result.command_id}/{Path(t.run_dir).name}"
-    emit(f"  logs: hybridcore-packer runs logs {run_id}   (why: hybridcore-packer explain {run_id})",
-         stderr=True)
+    emit(f"  logs: hybridcore-packer runs logs {run_id}", stderr=True)
+    emit(f"  why:  hybridcore-packer explain {run_id}", stderr=True)
 
 
 def error(exc: HybridcoreError) -> None:

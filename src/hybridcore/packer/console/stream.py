@@ -1,7 +1,7 @@
 """Packer's output as it arrives, for a person: plain lines, one write each, prefixed by target.
 
-Machine-readable lines are shown as Packer's UI text (errors in red), other stdout as it is, stderr in
-red. With several targets every line starts with the target's name padded to the longest one and
+Machine-readable lines are shown as Packer's UI text (errors in red), other stdout as it is; Packer's
+stderr goes to stderr, in red. With several targets every line starts with the target's name padded to the longest one and
 ``" | "``; the whole line is one write (``terminal.emit``), so lines of parallel targets never mix.
 Used for pipes and CI logs, and on a terminal when there is no live table.
 """
@@ -26,10 +26,12 @@ def packer_text(line: str) -> tuple[list[str], bool] | None:
 
 
 class LinePrinter:
-    """A console view that prints every line; ``multi``: prefix each with its target."""
+    """A console view that prints every line; ``multi``: prefix each with its target; ``split``: Packer's
+    stderr to stderr (False: everything on stdout, for ``runs logs``)."""
 
-    def __init__(self, targets: Sequence[str] = (), *, multi: bool = False) -> None:
+    def __init__(self, targets: Sequence[str] = (), *, multi: bool = False, split: bool = True) -> None:
         self.multi = multi
+        self.split = split
         self.pad = max((len(t) for t in targets), default=0)
 
     def _prefix(self, target: str | None) -> str:
@@ -44,7 +46,8 @@ class LinePrinter:
         texts, is_error = shown
         prefix = self._prefix(target)
         for text in texts:
-            emit(text, prefix=prefix, prefix_style="cyan", style="red" if is_error else None)
+            emit(text, prefix=prefix, prefix_style="cyan", style="red" if is_error else None,
+                 stderr=self.split and stream == "stderr")
 
     def message(self, target: str | None, text: str, style: str | None = None) -> None:
         """A line of the wrapper's own (retry, interrupt, timeout...), on stderr."""
