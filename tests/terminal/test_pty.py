@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pexpect
-import pytest
 from tests.unit.conftest import ARTIFACT_OUT, FakePacker
 
 CLI = [sys.executable, "-m", "hybridcore.packer.cli"]

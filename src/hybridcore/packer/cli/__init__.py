@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
 def __getattr__(name: str) -> object:
     # ``from hybridcore.packer.cli import app``: the Typer app with every command registered.
     if name == "app":
-        from hybridcore.packer.cli.main import app
+        from hybridcore.packer.cli import main
 
-        return app
+        return main.app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

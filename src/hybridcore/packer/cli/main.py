@@ -18,9 +18,11 @@ import typer
 
 from hybridcore import __version__
 from hybridcore.errors import ExitCode
-from hybridcore.packer.cli import base as cli
 from hybridcore.packer.cli import artifacts, commands, misc, runs  # noqa: F401  (they register commands)
+from hybridcore.packer.cli import base as cli
 from hybridcore.packer.cli.base import app
+
+__all__ = ["app", "main"]
 
 _CURRENT: list[cli.GlobalOptions] = []   # the running invocation's options, for the signal handler
 

@@ -18,7 +18,8 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-_EXIT = "the process's exit code (0 ok, 1 hard stop, 2 bad input, 3 unformatted, 4 drift, 75 retryable, 130 interrupted)"
+_EXIT = ("the process's exit code (0 ok, 1 hard stop, 2 bad input, 3 unformatted, 4 drift, 75 retryable, "
+         "130 interrupted)")
 
 
 class ErrorDocument(_Doc):

@@ -1,8 +1,8 @@
 """Packer's output as it arrives, for a person: plain lines, one write each, prefixed by target.
 
 Machine-readable lines are shown as Packer's UI text (errors in red), other stdout as it is; Packer's
-stderr goes to stderr, in red. With several targets every line starts with the target's name padded to the longest one and
-``" | "``; the whole line is one write (``terminal.emit``), so lines of parallel targets never mix.
+stderr goes to stderr, in red. With several targets every line starts with the target's name padded to
+the longest one and ``" | "``; the whole line is one write (``terminal.emit``), so lines of parallel targets never mix.
 Used for pipes and CI logs, and on a terminal when there is no live table.
 """
 
