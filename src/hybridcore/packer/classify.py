@@ -46,9 +46,9 @@ __all__ = [
 ]
 
 _LOGS_HINT = (
-    "read the raw logs in .hybridcore/runs/<command_id>/<target>/packer.log and stdout.log "
-    "(re-run with PACKER_LOG=1 for plugin detail); if this failure recurs, teach hybridcore about it "
-    "with a [[classify.rules]] entry in hybridcore.toml"
+    "read Packer's own error lines (shown with the result; errors[] in --json), all it printed with "
+    "'hybridcore-packer runs logs RUN_ID' and its debug log, packer.log in the run folder (always kept); "
+    "if this failure recurs, teach hybridcore about it with a [[classify.rules]] entry in hybridcore.toml"
 )
 
 
@@ -86,8 +86,8 @@ def timed_out(seconds: float) -> Classification:
     return Classification(
         retryable=True, category="timeout", rule="wall-clock-timeout",
         hint=f"Packer did not finish within {seconds:g}s and was stopped; retry with --retries N or "
-             "raise the timeout; if it always hangs, check the last step in packer.log "
-             "(PACKER_LOG=1) and boot_command / ssh_timeout.",
+             "raise the timeout; if it always hangs, check the last step in the run's "
+             "packer.log (the debug log, always kept) and boot_command / ssh_timeout.",
     )
 
 

@@ -205,8 +205,8 @@ def test_machine_readable_is_decoded() -> None:
 def test_unknown_points_at_raw_logs() -> None:
     result = classify("something nobody has seen before", 1)
     assert (result.category, result.retryable, result.rule) == ("unknown", False, "no-match")
-    assert ".hybridcore/runs/<command_id>/<target>/packer.log" in result.hint
-    assert "stdout.log" in result.hint
+    assert "runs logs RUN_ID" in result.hint and "packer.log" in result.hint and "<command_id>" not in result.hint
+    assert "PACKER_LOG=1" not in result.hint  # always set: "re-run with it" would send people in circles
 
 
 def test_process_layer_helpers() -> None:
