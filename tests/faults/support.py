@@ -235,7 +235,11 @@ def kill_group(pgid: int) -> None:
 
 class Gate:
     """A provisioner step that reports its shell's pid through the FIFO ``reached`` and then blocks
-    reading the FIFO ``release``: the test knows exactly when Packer is mid-build, without sleeps."""
+    reading the FIFO ``release``: the test knows exactly when Packer is mid-build, without sleeps.
+
+    The test holds both FIFOs open from the start (``release`` read-write, which never blocks on
+    Linux), so neither side's open() waits for the other and a release can never be lost: it sits in
+    the pipe until the shell reads it."""
 
     def __init__(self, folder: Path, name: str = "gate") -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -244,6 +248,7 @@ class Gate:
         os.mkfifo(self.reached, 0o600)
         os.mkfifo(self.release_path, 0o600)
         self._fd = os.open(self.reached, os.O_RDONLY | os.O_NONBLOCK)
+        self._release: int | None = os.open(self.release_path, os.O_RDWR | os.O_NONBLOCK)
 
     def inline(self, *, ignore_signals: bool = False) -> list[str]:
         steps = ["trap '' INT TERM"] if ignore_signals else []
@@ -265,19 +270,16 @@ class Gate:
         return int(data.strip())
 
     def open(self) -> None:
-        """Let the blocked provisioner go on (a no-op when nothing is waiting any more)."""
-        try:
-            fd = os.open(self.release_path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
-            return
-        try:
-            os.write(fd, b"go\n")
-        finally:
-            os.close(fd)
+        """Let the blocked provisioner go on (it reads the line whenever it gets there)."""
+        if self._release is not None:
+            os.write(self._release, b"go\n")
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        for fd in (self._fd, self._release):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._release = None
 
 
 # ---------------------------------------------------------------------------------------- project

@@ -9,12 +9,11 @@ of those; the failure message names the exact forms found.
 Out of reach, on purpose: the provisioner also prints each secret base64-encoded. No wrapper can know
 every encoding a script may apply, so that form is not searched for (threat-model.md says so).
 
-Ways a secret is given, one build per group so the suite stays fast: group ``plain`` (a var file
+Ways a secret is given, one build per group so the suite stays fast: group ``plain`` holds a var file
 value of a ``sensitive`` variable, an ``env()`` default of a sensitive variable, ``PKR_VAR_`` of a
-sensitive variable, ``--var`` of a
-sensitive variable); each of toml ``[targets.X] secrets``, top-level ``[secrets]``, ``--secret
-NAME=ENV_VAR`` and ``Secret()`` builds on its own.
-Each test looks only for its own canary, so one way that leaks does not fail the others.
+sensitive variable and ``--var`` of a sensitive variable; toml ``[targets.X] secrets``, top-level
+``[secrets]``, ``--secret NAME=ENV_VAR`` and ``Secret()`` each build alone, so a missing feature
+fails only its own tests. Each test looks only for its own canary.
 """
 
 from __future__ import annotations
@@ -50,8 +49,9 @@ from tests.faults.support import (
 
 @dataclass(frozen=True)
 class Way:
-    """How one secret reaches the build: the variable, whether the template says ``sensitive``, and
-    what the test adds to hybridcore.toml, the command line and the environment."""
+    """One way a secret reaches the build: its variable, the canary's tag, whether the template itself
+    says ``sensitive`` and, for an ``env()`` default, the environment variable read (run_group adds
+    the toml, command-line and environment parts)."""
 
     var: str
     tag: str
@@ -69,7 +69,6 @@ WAYS: dict[str, Way] = {
     "cli-secret-flag": Way("pw_flag", "flag", sensitive=False),
     "api-Secret": Way("pw_api", "api", sensitive=False),
 }
-# Ways that need a feature of their own build alone: a missing feature fails only its own tests.
 GROUPS: dict[str, tuple[str, ...]] = {
     "plain": ("var-file-of-sensitive-variable", "env-default-of-sensitive-variable",
               "pkr-var-of-sensitive-variable", "cli-var-of-sensitive-variable"),
@@ -123,7 +122,7 @@ def observe(project: Project, gate: Gate, build_argv: list[str] | None, build_ar
             env: Mapping[str, str], before: list[Result]) -> Observation:
     """Run the build, read every descendant's argv while the provisioner waits on the gate, let it
     finish, then collect every channel: outputs, the project tree (minus the template's own out/),
-    the private TMPDIR, the state dump and what the read commands print."""
+    the TMPDIR the wrapper got, the state dump and what ``runs --json`` prints."""
     running = project.start(*build_args, env=env, argv=build_argv)
     gate_error = None
     argv_seen: dict[str, bytes] = {}
@@ -144,9 +143,7 @@ def observe(project: Project, gate: Gate, build_argv: list[str] | None, build_ar
     channels["build stdout"], channels["build stderr"] = build.stdout, build.stderr
     channels.update(argv_seen)
     channels["state dump"] = state_dump(project.state_db)
-    for args in (("runs", "--json"), ("artifacts",)):
-        r = project.run(*args)
-        channels[f"'{' '.join(args)}' output"] = r.output
+    channels["'runs --json' output"] = project.run("runs", "--json").output
     channels.update(tree_files(project.root, exclude=[project.root / "out"]))
     channels.update(tree_files(project.tmpdir))
     return Observation(build, gate_error, before, channels)
@@ -179,13 +176,13 @@ def run_group(group: str, base: Path) -> Observation:
         if group == "api":
             script = project.outside / "api_build.py"
             script.write_text(textwrap.dedent("""\
-                import json, os
+                import json, os, sys
                 from hybridcore.packer import Secret, build, validate
                 given = {"pw_api": Secret(os.environ["HCF_API"])}
                 checked = validate("a", given)
                 built = build("a", given)
-                print(json.dumps({"validate": checked.to_dict(), "build": built.to_dict(),
-                                  "exit_code": built.exit_code}))
+                print(json.dumps({"validate": checked.to_dict(), "build": built.to_dict()}))
+                sys.exit(checked.exit_code or built.exit_code)
                 """))
             return observe(project, gate, [PYTHON, str(script)], [], env, [])
         checked = project.run("validate", "a", *args, env=env)
