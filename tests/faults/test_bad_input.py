@@ -74,7 +74,7 @@ def test_value_of_200_kib_is_used_whole_or_refused_cleanly(project: Project) -> 
     assert built.returncode == 0 and f"length {len(big)}" in built.output, built.output[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a binary template is handed to Packer")
+@pytest.mark.xfail(strict=True, reason="issue 10: a binary template is handed to Packer, which runs on")
 def test_binary_template_refused_fast(project: Project) -> None:
     project.toml(SIMPLE)
     project.write("t.pkr.hcl", bytes(range(256)) * 2048)  # 512 KiB with NULs

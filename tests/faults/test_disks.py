@@ -135,7 +135,8 @@ sys.stdin.read()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a locked state ends in a traceback after Packer ran")
+@pytest.mark.xfail(strict=True, reason="issue 10: a locked state is waited for twice the busy timeout (~65 s), "
+                                       "after Packer ran")
 def test_locked_state_gives_a_clear_error(project: Project) -> None:
     trusted(project)
     holder = subprocess.Popen([PYTHON, "-c", _LOCKER, str(project.state_db)], stdin=subprocess.PIPE,
