@@ -266,10 +266,8 @@ def test_similar_target_names_get_distinct_run_folders(project: Project) -> None
         strict=True, reason="issue 10: a symlinked .hybridcore/ is followed, its target chmodded 0700")),
     pytest.param("artifacts", marks=pytest.mark.xfail(
         strict=True, reason="issue 10: a symlinked artifacts/ is followed, its target chmodded 0700")),
-    pytest.param(".hybridcore/runs", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a symlinked .hybridcore/runs/ is followed, its target chmodded 0700")),
-    pytest.param(".hybridcore/logs", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a symlinked .hybridcore/logs/ is followed and written through")),
+    ".hybridcore/runs",
+    ".hybridcore/logs",
 ])
 def test_symlinked_state_folder_refused(project: Project, folder: str) -> None:
     simple_project(project)
@@ -300,10 +298,8 @@ VICTIM = "precious: not the wrapper's to write\n"
 
 
 @pytest.mark.parametrize("planted", [
-    pytest.param("packer-version", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: .packer-version.json.<pid>.tmp is opened through a planted symlink")),
-    pytest.param("cache-index", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: .index.json.<pid>.tmp is opened through a planted symlink")),
+    "packer-version",
+    "cache-index",
 ])
 def test_temp_files_not_opened_through_planted_symlinks(project: Project, planted: str) -> None:
     """The wrapper's pid is known in advance: a shell plants the links under its own pid, then execs the CLI."""

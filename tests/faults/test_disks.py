@@ -44,8 +44,6 @@ def trusted(project: Project) -> Path:
     return marker
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: Packer runs the whole build before the unwritable state is "
-                                       "noticed")
 def test_unwritable_state_refuses_build_before_packer(project: Project) -> None:
     marker = trusted(project)
     project.state_db.chmod(0o444)
@@ -80,7 +78,6 @@ def test_full_disk_mid_build_fails_cleanly(tmp_path: Path) -> None:
     assert [row["status"] for row in rows if row["status"] == "running"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a read-only cache folder crashes build (chmod 0700: OSError)")
 def test_read_only_cache_is_used_as_is(project: Project) -> None:
     trusted(project)
     cache = project.outside / "warm-cache"
