@@ -171,7 +171,6 @@ build {{
         project.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: ANSI/OSC escapes in Packer output reach the terminal raw")
 def test_escapes_in_packer_output_are_not_passed_raw(shown: Shown) -> None:
     out = shown.build.output
     assert shown.build.returncode == 0, out[-3000:]
@@ -185,8 +184,6 @@ def test_markup_in_packer_output_shown_literally(shown: Shown) -> None:
     assert f"markup=[/x] {LINK} [bold]B[/bold]" in out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the wrapper invents lines starting with '::' (\\n unescaped, "
-                                       "U+2028 split)")
 def test_workflow_commands_appear_only_where_packer_printed_them(shown: Shown) -> None:
     out = shown.build.output
     assert "injected-by-escape" in out and "injected-by-separator" in out
@@ -209,8 +206,6 @@ def test_markup_target_name_refused_or_listed_literally(project: Project) -> Non
         assert MARKUP_TARGET in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: Rich markup in an image id is interpreted by artifacts "
-                                       "(a hyperlink; '[/x]' crashes)")
 def test_markup_and_escape_in_image_id_listed_literally(shown: Shown) -> None:
     r = shown.listings["artifacts"]
     assert r.returncode == 0 and not has_traceback(r.output), r.output[-3000:]
@@ -228,7 +223,6 @@ def test_markup_in_changed_file_name_shown_literally_by_drift(project: Project) 
     assert "[/x].sh" in r.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: Rich markup in a cache entry's url crashes cache ls")
 def test_markup_in_cache_url_listed_literally(project: Project) -> None:
     """A shared cache is written by other runners too: what its index says is data, not markup."""
     simple_project(project)

@@ -219,7 +219,6 @@ def _exercised(obs: Observation, way: str) -> None:
 _MISSING = {
     "toml-target-secrets": "issue 10: toml [targets.X] secrets are parsed but never passed to Packer",
     "toml-top-level-secrets": "issue 10: top-level toml [secrets] are parsed but never passed to Packer",
-    "cli-secret-flag": "issue 10: no --secret NAME=ENV_VAR option",
 }
 
 
@@ -293,8 +292,7 @@ def test_canary_absent_from_human_output(project: Project) -> None:
     pytest.param("cli-var", "abc", id="sensitive-cli-var-3-chars"),
     pytest.param("toml-secrets", "e", id="toml-secrets-1-char", marks=pytest.mark.xfail(
         strict=True, reason="issue 10: toml secrets are never passed to Packer (and not length-checked)")),
-    pytest.param("secret-flag", "ab", id="secret-flag-2-chars", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: no --secret NAME=ENV_VAR option")),
+    pytest.param("secret-flag", "ab", id="secret-flag-2-chars"),
 ])
 def test_short_declared_secret_refused(project: Project, how: str, value: str) -> None:
     """A declared secret under 4 characters would redact every 'e' in the logs: refused, exit 2."""
