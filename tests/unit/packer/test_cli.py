@@ -343,3 +343,49 @@ def test_upgrade_check_progress_on_stderr_as_it_goes(fake_packer: FakePacker, pr
     lines = out.stderr.splitlines()
     assert lines[0].startswith("[A 1.6.6] sandbox ...")
     assert any(line.startswith("[B 1.6.6] build web ... ") and line.endswith(" s)") for line in lines)
+
+
+NULL_ARTIFACT = (
+    "1700000001,null.n,artifact-count,1\n"
+    "1700000001,null.n,artifact,0,builder-id,fnoeding.null\n"
+    "1700000001,null.n,artifact,0,id,Null\n"
+    "1700000001,null.n,artifact,0,string,Did not export anything. This is the null builder\n"
+    "1700000001,null.n,artifact,0,files-count,0\n"
+    "1700000001,null.n,artifact,0,end\n"
+)
+
+
+def test_null_build_shows_no_null_image_id(fake_packer: FakePacker, project: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": NULL_ARTIFACT})
+    run(capsys, "validate", "web")
+    out = run(capsys, "build", "web")
+    assert out.returncode == 0 and "web: build ok (1 artifact)" in out.stderr
+    artifact_line = next(line for line in out.stderr.splitlines() if line.strip().startswith("artifact "))
+    assert "Null" not in artifact_line and "no image" in artifact_line
+    assert "Null" not in run(capsys, "artifacts").stdout
+
+
+def test_fail_fast_stop_is_reported_as_cancelled(fake_packer: FakePacker, project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build=[
+        {"stdout": "1,,ui,error,Error: Unsupported argument\n", "exit": 1},
+        {"stdout": "1,,ui,say,==> waiting\n", "wait_for_signal": True, "signal_exit": 1}])
+    run(capsys, "validate", "web", "other")
+    out = run(capsys, "build", "web", "other", "--parallel", "2", "--fail-fast")
+    assert out.returncode == 1, out.stderr
+    cancelled = [line for line in out.stderr.splitlines() if "cancelled" in line]
+    assert len(cancelled) == 1 and "--fail-fast stopped it after" in cancelled[0]
+    assert "Ctrl-C" not in out.stderr
+    assert out.stderr.splitlines()[-1].endswith("exit 1")
+
+
+def test_timeout_is_not_reported_as_an_interrupt(fake_packer: FakePacker, project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": "1,,ui,say,==> waiting\n", "wait_for_signal": True,
+                                               "signal_exit": 1})
+    run(capsys, "validate", "web")
+    out = run(capsys, "build", "web", "--timeout", "0.5")
+    assert out.returncode == 75, out.stderr
+    assert "web: timeout (exit 75): timeout, retryable" in out.stderr
+    assert "did not finish within 0.5s" in out.stderr and "Ctrl-C" not in out.stderr
