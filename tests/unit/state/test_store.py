@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,6 @@ from hybridcore.errors import StateError
 from hybridcore.state import SCHEMA_VERSION, STATE_URL_ENV, StateStore
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def _no_state_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(STATE_URL_ENV, raising=False)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore.for_root(tmp_path)
-    yield s
-    s.close()
 
 
 def _run(run_id: str, **kw: Any) -> dict[str, Any]:
@@ -126,11 +113,14 @@ def test_get_trusted_fast_path_matches_full_path(tmp_path: Path) -> None:
         s.set_trusted("t", "dev", "d", {"f": "x"}, trusted_by="r", reason="validate")
     fresh = StateStore.for_root(tmp_path)
     fast = fresh.get_trusted("t", "dev")
-    assert fresh._engine is None  # served without SQLAlchemy
+    assert not fresh.uses_sqlalchemy  # served without SQLAlchemy
     assert fresh.get_trusted("nope", "dev") is None
-    fresh.schema_version()  # now the engine exists: the full path answers
-    assert fresh._engine is not None
-    assert fresh.get_trusted("t", "dev") == fast
+    from hybridcore.state import queries
+
+    with fresh._tx("read", write=False) as tx:  # the same operation on the SQLAlchemy backend
+        assert type(tx).__name__ == "SaTx"
+        assert queries.get_trusted(tx, "t", "dev") == fast
+    assert fresh.uses_sqlalchemy
     fresh.close()
 
 
@@ -316,7 +306,7 @@ def test_migrates_hand_made_v1_database(tmp_path: Path) -> None:
     con.close()
 
     s = StateStore(f"sqlite:///{path}")
-    assert s.schema_version() == SCHEMA_VERSION == 2
+    assert s.schema_version() == SCHEMA_VERSION == 3
     run = s.get_run("01OLD")
     assert run is not None
     assert (run["kind"], run["status"], run["argv"], run["retryable"], run["attempt"]) == (
@@ -336,7 +326,7 @@ def test_migrates_hand_made_v1_database(tmp_path: Path) -> None:
     con.close()
     # Reopening does not migrate again.
     with StateStore(f"sqlite:///{path}") as again:
-        assert again.schema_version() == 2
+        assert again.schema_version() == SCHEMA_VERSION
         assert len(again.list_runs()) == 2
 
 
@@ -344,15 +334,15 @@ def test_schema_v1_builder_matches_hand_made_v1(tmp_path: Path) -> None:
     """schema.create_v1 (the frozen v1 DDL) migrates like the hand-made file above."""
     from sqlalchemy import create_engine
 
-    from hybridcore.state import schema
+    from hybridcore.state import migrations
 
     path = tmp_path / "state.db"
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        schema.create_v1(conn)
+        migrations.create_v1(conn)
     engine.dispose()
     with StateStore(f"sqlite:///{path}") as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == SCHEMA_VERSION
         s.record_artifact({"build_id": "01B", "target": "t", "provenance": {}})
 
 
@@ -479,4 +469,4 @@ def test_hot_write_of_a_manifest_for_an_unknown_run_is_a_state_error(tmp_path: P
     fresh = StateStore(f"sqlite:///{db}")
     with pytest.raises(StateError):
         fresh.record_manifest("nope", "web", {}, "/m.json")
-    assert fresh._engine is None  # the refusal came from the sqlite3 path
+    assert not fresh.uses_sqlalchemy  # the refusal came from the sqlite3 path
