@@ -10,6 +10,7 @@ understands: a newer or foreign database is refused and left untouched.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,12 +20,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, TextClause, create_engine, event, inspect, text
-from sqlalchemy.pool import NullPool
 
 from hybridcore.errors import StateError
 from hybridcore.state import migrations, schema
 from hybridcore.state.common import BUSY_TIMEOUT_S, MOVE_ASIDE, SCHEMA_VERSION, STATE_URL_ENV, display_url
 from hybridcore.state.dberrors import translate
+from hybridcore.state.fast import translate_sqlite_error
 from hybridcore.state.sqlite_files import FILES, create_private_file
 
 PG_SETUP_LOCK_KEY = 0x68637374  # "hcst": any constant, shared by every hybridcore
@@ -88,6 +89,20 @@ class SqlAlchemyBackend:
             yield
         except SQLAlchemyError as exc:
             raise translate(exc, what, self.display) from exc
+        except sqlite3.Error as exc:  # from a raw DB-API connection (the journal mode switch)
+            raise translate_sqlite_error(exc, what, self.display) from exc
+
+    def exists(self) -> bool:
+        """Whether the database holds a hybridcore schema, asked without creating or migrating anything."""
+        if self._engine is not None:
+            return True
+        engine = self._create_engine()
+        try:
+            with self.guard("open"), engine.connect() as conn:
+                conn.execution_options(**{_READ_ONLY: True})
+                return schema.read_version(conn) is not None
+        finally:
+            self._dispose(engine)
 
     def schema_version(self) -> int:
         with self.begin("read", write=False) as tx:
@@ -169,11 +184,11 @@ class SqlAlchemyBackend:
         return {"pool_pre_ping": True, "connect_args": connect_args}
 
     def lock_engine(self) -> Engine:
-        """PostgreSQL: an engine whose every connection is new and closed on release (NullPool), in
-        autocommit, for the sessions that hold build locks; the schema is made ready first."""
+        """PostgreSQL: an engine for the sessions that hold build locks (autocommit; as many at once as
+        there are locks held, one kept for reuse); the schema is made ready first."""
         self.ready()
         with self.guard("lock"):
-            return self._create_engine(poolclass=NullPool, isolation_level="AUTOCOMMIT")
+            return self._create_engine(pool_size=1, max_overflow=-1, isolation_level="AUTOCOMMIT")
 
     def _open(self, engine: Engine) -> None:
         with self.guard("open"):

@@ -114,18 +114,33 @@ class _HeldSession:
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
-        # Errors here mean the session is gone, and the server released the lock with it.
-        with contextlib.suppress(Exception):
-            conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": self.key})
-        with contextlib.suppress(Exception):
-            conn.close()
+        try:
+            # All of this session's advisory locks (it holds just this one): the connection then goes
+            # back to the pool clean.
+            conn.exec_driver_sql("SELECT pg_advisory_unlock_all()")
+        except Exception:
+            # The session is gone (and the server released the lock with it), or in an unknown state:
+            # never pool it, so a lock cannot outlive its release inside a pooled session.
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 class AdvisoryLocker:
-    """Each held lock is a connection of its own from ``engine`` (NullPool, autocommit)."""
+    """Each held lock is a session of its own from ``engine`` (autocommit; released sessions are pooled,
+    as opening one costs ~20 ms of authentication)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        if self.pid == os.getpid():
+            self.engine.dispose()  # idle sessions only: a lock still held keeps its own
+        else:
+            self.engine.dispose(close=False)  # forked: the parent's sessions are the parent's
 
     def acquire(self, target: str, env: str, timeout_s: float | None) -> _HeldSession | None:
         from sqlalchemy.exc import OperationalError

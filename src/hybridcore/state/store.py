@@ -109,16 +109,32 @@ class StateStore:
         with self._sa().begin(what, write=write) as tx:
             yield tx
 
+    def exists(self) -> bool:
+        """Whether the state was ever created (read-only commands never create it): the SQLite file is
+        there and not empty, or the database holds a hybridcore schema. Creates nothing."""
+        if self._path is not None:
+            return self._path.is_file() and self._path.stat().st_size > 0
+        return self._sa().exists()
+
+    def check_writable(self) -> None:
+        """Raise StateError unless a write transaction commits now (read-only file or replica, full disk,
+        corrupt file, missing permissions): what a build checks before Packer starts. Creates the state
+        if it does not exist yet."""
+        with self._tx("write check", **_HOT_WRITE) as tx:
+            tx.run("UPDATE meta SET value = value WHERE key = 'schema_version'")
+
     def schema_version(self) -> int:
         """The schema version of the (opened, hence up-to-date) database."""
         return self._sa().schema_version()
 
     def close(self) -> None:
         with self._lock:
+            if isinstance(self._locker, AdvisoryLocker):
+                self._locker.close()
+            self._locker = None
             if self._full is not None:
                 self._full.close()
                 self._full = None
-            self._locker = None
 
     def __enter__(self) -> StateStore:
         return self
@@ -244,6 +260,9 @@ class StateStore:
 
     def _lockers(self) -> FileLocker | AdvisoryLocker:
         with self._lock:
+            if isinstance(self._locker, AdvisoryLocker) and self._locker.pid != os.getpid():
+                self._locker.close()  # forked: never take locks on the parent's pooled sessions
+                self._locker = None
             if self._locker is None:
                 if self._path is not None:
                     self._locker = FileLocker(self._path.with_name(self._path.name + ".locks"))
