@@ -49,6 +49,9 @@ class LockTimeout(HybridcoreError):
         super().__init__(f"target {target!r} (env {env!r}) is being built by {describe_holder(self.holder)}; "
                          f"gave up after {waited_s:.1f}s")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes despite the custom __init__
+        return (type(self), (self.target, self.env, self.holder, self.waited_s))
+
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "category": self.category, "target": self.target, "env": self.env,
                 "holder": self.holder}

@@ -36,6 +36,7 @@ from hybridcore.state.common import (
 from hybridcore.state.errors import LockTimeout
 from hybridcore.state.fast import FastBackend
 from hybridcore.state.locks import AdvisoryLocker, BuildLock, FileLocker, Held, holder_is_stale, pg_holder_pid
+from hybridcore.state.sweep import why_abandoned
 
 if TYPE_CHECKING:
     from hybridcore.state.engine import SqlAlchemyBackend
@@ -175,6 +176,18 @@ class StateStore:
         so of several sweepers exactly one wins."""
         with self._tx("mark_abandoned", **_HOT_WRITE) as tx:
             return queries.mark_abandoned(tx, run_id, hint)
+
+    def abandoned_runs(self) -> list[dict[str, Any]]:
+        """``running`` runs whose wrapper certainly died (see ``sweep``), each with a ``why``; the sweep
+        then removes their ``tmp_dir`` (same host) and calls :meth:`mark_abandoned`."""
+        here = this_process()
+        holder_of = self.lock_holder if self.dialect == "postgresql" else None
+        out = []
+        for run in self.running_runs():
+            why = why_abandoned(run, here, holder_of)
+            if why is not None:
+                out.append({**run, "why": why})
+        return out
 
     # --- trust and manifests ------------------------------------------------------------------------
 

@@ -156,3 +156,41 @@ def test_stale_holder_row_of_a_dead_process_is_not_a_holder(tmp_path: os.PathLik
         assert s.lock_holder("t", "dev") is None
         with s.build_lock("t", "dev", command_id="NEW"):
             assert s.lock_holder("t", "dev")["command_id"] == "NEW"  # type: ignore[index]
+
+
+def test_lock_timeout_pickles() -> None:
+    import pickle
+
+    err = LockTimeout("t", "dev", {"host": "h", "pid": 1, "command_id": "C"}, 1.5)
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.target, back.env, back.holder, back.waited_s, str(back)) == ("t", "dev", err.holder, 1.5, str(err))
+
+
+def test_abandoned_runs(any_url: str) -> None:
+    """Same host: dead pid or another boot. Other host: only PostgreSQL can tell, by the build lock."""
+    from hybridcore.state.common import this_process
+
+    here = this_process()
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    store = StateStore(any_url)
+    base = {"kind": "build", "target": "web", "env": "dev", "host": here["host"], "boot_id": here["boot_id"]}
+    store.record_run({"id": "ALIVE", **base, "pid": os.getpid()})
+    store.record_run({"id": "DEAD", **base, "pid": dead, "tmp_dir": "/tmp/hc-dead"})
+    store.record_run({"id": "REBOOTED", **base, "pid": os.getpid(), "boot_id": "an-earlier-boot"})
+    store.record_run({"id": "OLD", "kind": "build"})  # pre-v3 row: no host, never judged
+    store.record_run({"id": "FAR/web", **base, "host": "runner-far", "pid": 7})
+    store.record_run({"id": "FARVAL", **base, "kind": "validate", "host": "runner-far", "pid": 8})
+    store.record_run({"id": "HELD/aws", **base, "target": "aws", "host": "runner-far", "pid": 9})
+    store.record_run({"id": "DONE", **base, "pid": dead, "status": "ok"})
+    pg = store.dialect == "postgresql"
+    with store.build_lock("aws", "dev", command_id="HELD"):  # as runner-far's live build would hold it
+        found = {r["id"]: r["why"] for r in store.abandoned_runs()}
+        assert set(found) == {"DEAD", "REBOOTED"} | ({"FAR/web"} if pg else set())
+        assert str(dead) in found["DEAD"] and "rebooted" in found["REBOOTED"]
+        for run_id in found:
+            assert store.mark_abandoned(run_id)
+        assert store.abandoned_runs() == []
+    # runner-far's build lock is gone now: on PostgreSQL its run is dead too.
+    assert [r["id"] for r in store.abandoned_runs()] == (["HELD/aws"] if pg else [])
+    store.close()
