@@ -120,10 +120,10 @@ class SqlAlchemyBackend:
             return engine
         with self._lock:
             if self._engine is not None and self._pid != os.getpid():
-                self._engine.dispose(close=False)  # forked: never reuse the parent's connections
+                # Forked: never reuse the parent's connections. Its holder count is not ours to release:
+                # the child's FILES started empty, and may count this child's own holders by now.
+                self._engine.dispose(close=False)
                 self._engine = None
-                if self.path is not None:
-                    FILES.release(self.path)  # no-op after the fork reset, kept for symmetry
             if self._engine is None:
                 engine = self._create_engine()
                 try:

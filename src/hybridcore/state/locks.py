@@ -146,26 +146,29 @@ class AdvisoryLocker:
         from sqlalchemy.exc import OperationalError
 
         key = advisory_key(target, env)
+        # lock_timeout bounds the wait for an advisory lock too, and the server does the waiting (no
+        # polling); 0 means no limit. The keepalives make the server notice a runner whose machine
+        # died or dropped off the network within ~1 min (it sees a killed process at once).
+        ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
         conn = self.engine.connect()
         try:
+            pid = int(conn.exec_driver_sql(
+                "SELECT pg_backend_pid(), set_config('lock_timeout', %(t)s, false),"
+                " set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false),"
+                " set_config('tcp_keepalives_count', '3', false)", {"t": f"{ms}ms"}).scalar_one())
             if timeout_s is not None and timeout_s <= 0:
                 got = conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)", {"k": key}).scalar()
-                if not got:
-                    conn.close()
-                    return None
             else:
-                # The server waits (no polling); lock_timeout also bounds advisory locks. 0 = no limit.
-                ms = 0 if timeout_s is None else max(1, int(timeout_s * 1000))
-                conn.exec_driver_sql("SELECT set_config('lock_timeout', %(v)s, false)", {"v": f"{ms}ms"})
                 try:
                     conn.exec_driver_sql("SELECT pg_advisory_lock(%(k)s)", {"k": key})
+                    got = True
                 except OperationalError as exc:
                     if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
                         raise
-                    conn.close()
-                    return None
-                conn.exec_driver_sql("SELECT set_config('lock_timeout', '0', false)")
-            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                    got = False
+            if not got:
+                conn.close()
+                return None
             return _HeldSession(conn, key, pid)
         except BaseException:
             conn.close()
