@@ -24,6 +24,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ class PgServer:
     port: int
     password: str
     admin_password: str
+    _watchdog: subprocess.Popen[bytes] | None = None
     _databases: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,10 +97,33 @@ class PgServer:
         return self.url(name)
 
     def stop(self) -> None:
-        if self.folder.exists():
-            subprocess.run(_as_server_user([str(pg_bin("pg_ctl")), "stop", "-D", str(self.folder / "data"),
-                                            "-m", "immediate", "-w"]), capture_output=True, check=False)
-            shutil.rmtree(self.folder, ignore_errors=True)
+        """Stop the server and remove its folder (the watchdog does it, so there is one way it ends)."""
+        if self._watchdog is not None and self._watchdog.poll() is None:
+            assert self._watchdog.stdin is not None
+            self._watchdog.stdin.close()
+            self._watchdog.wait(timeout=120)
+        elif self.folder.exists():
+            _stop(self.folder)
+
+
+# Run in its own session by start_server: when its stdin reaches EOF (the test process closed it, or
+# died in any way, SIGKILL included) it stops the server and removes its folder.
+_WATCHDOG = """
+import shutil, subprocess, sys
+sys.stdin.read()
+folder, argv = sys.argv[1], sys.argv[2:]
+subprocess.run(argv, capture_output=True, check=False)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def _stop_argv(folder: Path) -> list[str]:
+    return _as_server_user([str(pg_bin("pg_ctl")), "stop", "-D", str(folder / "data"), "-m", "immediate", "-w"])
+
+
+def _stop(folder: Path) -> None:
+    subprocess.run(_stop_argv(folder), capture_output=True, check=False)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def libpq_url(url: str) -> str:
@@ -114,7 +139,7 @@ def start_server(*, durable: bool = False) -> PgServer:
     try:
         return _start(folder, durable)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        _stop(folder)  # a server that started before the failure goes too
         raise
 
 
@@ -149,6 +174,10 @@ def _start(folder: Path, durable: bool) -> PgServer:
     else:
         raise RuntimeError(f"PostgreSQL did not start: {last}")
     server = PgServer(folder=folder, port=port, password=role_pw, admin_password=admin_pw)
+    # The pipe is close-on-exec, so only this process holds its write end: no child keeps it open.
+    server._watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(folder), *_stop_argv(folder)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
     import psycopg
 
     with psycopg.connect(libpq_url(server.admin_url()), autocommit=True) as conn:
