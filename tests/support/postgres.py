@@ -5,14 +5,21 @@ Debian's ``postgresql`` package (``scripts/install-deps.sh``) puts ``initdb``/``
 runs as the ``postgres`` user (``runuser -u postgres --``) in a folder of its own (pytest's base temp is
 0700 root and that user could not enter it). Clients connect over TCP on 127.0.0.1 with a password
 (scram-sha-256): the role ``hybridcore`` (``LOGIN CREATEDB``, not a superuser) owns the test databases.
+The server is started on first use, once per pytest process (each xdist worker has its own: nothing to
+coordinate), and stopped at the end of the session; a watchdog process stops it and removes its folder
+should the test process die without cleaning up.
 
-In tests, request a fixture (import them into a ``conftest.py``, as tests/unit/state/conftest.py does)::
+In tests, request a fixture; make them visible with ``from tests.support.postgres import pg_server,
+pg_url  # noqa: F401`` in a ``conftest.py`` (as tests/unit/state/conftest.py does), or with
+``pytest_plugins = ["tests.support.postgres"]`` in the top-level conftest::
 
-    pg_server   session: the PgServer of this pytest process (each xdist worker starts its own)
-    pg_url      function: a fresh, empty database on it, as a ``postgresql+psycopg://`` URL
+    pg_server   session: the PgServer (``.url(db)``, ``.new_database()``, ``.admin_url()``, ``.port``)
+    pg_url      function: a fresh, empty database on it, as a ``postgresql+psycopg://`` URL; give it to
+                a wrapper process as HYBRIDCORE_STATE_URL
 
 or call :func:`shared_server` / :meth:`PgServer.new_database` directly. :func:`pg_dump` returns the
-plain-SQL dump of a database (to assert that a secret never reached it).
+plain-SQL dump of a database (to assert that a canary secret never reached it); :func:`execute` runs raw
+SQL on one.
 """
 
 from __future__ import annotations
@@ -95,6 +102,14 @@ class PgServer:
         with psycopg.connect(libpq_url(self.url()), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`new_database`, ending any session still on it."""
+        import psycopg
+
+        name = urlsplit(libpq_url(url)).path.lstrip("/")
+        with psycopg.connect(libpq_url(self.url()), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
         """Stop the server and remove its folder (the watchdog does it, so there is one way it ends)."""
@@ -236,8 +251,10 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> str:
-    return pg_server.new_database()
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)  # ~8 MB each: a long session would fill the disk otherwise
 
 
 def execute(url: str, *statements: str) -> None:
