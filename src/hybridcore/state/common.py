@@ -24,7 +24,6 @@ RUN_COLUMNS = (
     "started_at", "finished_at", "run_dir", "attempt",
     "host", "pid", "boot_id", "tmp_dir",  # v3: what the abandoned-run sweep needs
 )
-RUN_STATUSES = ("running", "ok", "failed", "interrupted", "timeout", "refused", "cancelled", "abandoned")
 
 
 def now() -> str:

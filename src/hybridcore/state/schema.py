@@ -44,7 +44,8 @@ runs = Table(
     Column("env", String(128)),
     Column("argv", Text),  # JSON list, redacted by the caller
     Column("exit_code", Integer),
-    Column("status", String(32), nullable=False),  # common.RUN_STATUSES
+    # The run Status (running, ok, failed, ...; v3: abandoned); free text here, its type lives upstream.
+    Column("status", String(32), nullable=False),
     Column("category", String(64)),
     Column("retryable", Boolean),
     Column("hint", Text),

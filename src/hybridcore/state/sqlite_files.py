@@ -71,10 +71,6 @@ class SqliteFiles:
             else:
                 self._holders.pop(key, None)
 
-    def held(self, path: Path) -> int:
-        with self._lock:
-            return self._holders.get(os.path.abspath(path), 0)
-
     def reset_after_fork(self) -> None:
         # A forked child inherits the counts but none of the parent's locks or threads.
         self._lock = threading.Lock()
