@@ -194,30 +194,41 @@ class SqlAlchemyBackend:
         with self.guard("open"):
             with engine.connect() as conn:
                 conn.execution_options(**{_READ_ONLY: True})
-                version = self._checked_version(conn)
+                version = schema.read_version(conn)
                 wal = self.path is None or conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 conn.rollback()
+            self._refuse_newer(version)
             if version == SCHEMA_VERSION and wal:
                 return
+            # Anything else (empty, older, foreign) is judged under the setup lock only: outside it
+            # another process may be halfway through creating the schema.
             with self._setup_lock():
                 self._setup(engine)
 
-    def _checked_version(self, conn: Connection) -> int | None:
-        version = schema.read_version(conn)
-        if version is None and inspect(conn).get_table_names():
-            raise StateError(f"{self.display} holds tables but no hybridcore schema version",
-                             hint="point HYBRIDCORE_STATE_URL at a database of its own, or " + MOVE_ASIDE)
+    def _refuse_newer(self, version: int | None) -> None:
         if version is not None and version > SCHEMA_VERSION:
             raise StateError(
                 f"state database {self.display} has schema version {version}, newer than this "
                 f"hybridcore understands ({SCHEMA_VERSION}); it was left untouched",
                 hint="upgrade hybridcore-packer, or point HYBRIDCORE_STATE_URL at another database",
             )
+
+    def _checked_version(self, conn: Connection) -> int | None:
+        """The stored version; StateError for a newer or a foreign database. Under the setup lock."""
+        version = schema.read_version(conn)
+        if version is None and inspect(conn).get_table_names():
+            raise StateError(f"{self.display} holds tables but no hybridcore schema version",
+                             hint="point HYBRIDCORE_STATE_URL at a database of its own, or " + MOVE_ASIDE)
+        self._refuse_newer(version)
         return version
 
     def _setup(self, engine: Engine) -> None:
         """Create or migrate, in one transaction; the caller holds the setup lock."""
         if self.path is not None:
+            with engine.connect() as conn:  # refuse a foreign file before the WAL switch touches it
+                conn.execution_options(**{_READ_ONLY: True})
+                self._checked_version(conn)
+                conn.rollback()
             # Journal mode cannot change inside a transaction, so bypass the "begin" hook on a raw
             # (autocommit) connection; WAL is then persistent in the file for every connection.
             raw = engine.raw_connection()

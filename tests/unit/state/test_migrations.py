@@ -195,3 +195,26 @@ def test_concurrent_openers_migrate_once(v2_url: str) -> None:
         t.join()
     assert errors == []
     assert versions == [SCHEMA_VERSION] * 4
+
+
+def test_schema_seen_half_made_is_judged_under_the_setup_lock(any_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the first look at a database (outside the setup lock) can run while another process
+    commits its creation, finding no version but already tables; that is not a foreign database. Only
+    the look under the lock decides."""
+    from hybridcore.state import schema
+
+    with StateStore(any_url) as s:
+        s.record_run({"id": "r0", "kind": "fmt"})
+    real = schema.read_version
+    calls: list[int | None] = []
+
+    def racing(conn: object) -> int | None:
+        calls.append(None if not calls else real(conn))  # type: ignore[arg-type]
+        return calls[-1]
+
+    monkeypatch.setattr(schema, "read_version", racing)
+    with StateStore(any_url) as s:
+        s.record_run({"id": "r1", "kind": "fmt"})
+        assert len(s.list_runs()) == 2
+    assert calls[0] is None and calls[-1] == SCHEMA_VERSION
