@@ -19,7 +19,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,55 +36,66 @@ def _median_us(samples: list[float]) -> float:
     return statistics.median(samples) * 1e6
 
 
-def lock_costs(store: StateStore) -> tuple[float, float]:
-    acquire, release = [], []
+# Samples alternate between the backends, so a noisy neighbour slows both alike.
+
+
+def lock_costs(stores: dict[str, StateStore]) -> dict[str, tuple[float, float]]:
+    acquire: dict[str, list[float]] = {name: [] for name in stores}
+    release: dict[str, list[float]] = {name: [] for name in stores}
     for i in range(LOCKS + 10):
-        t0 = time.perf_counter()
-        lock = store.build_lock(f"target-{i % 7}", "dev", command_id=f"C{i}")
-        t1 = time.perf_counter()
-        lock.release()
-        t2 = time.perf_counter()
-        if i >= 10:  # warm-up: engine, pool, first connection
-            acquire.append(t1 - t0)
-            release.append(t2 - t1)
-    return _median_us(acquire), _median_us(release)
+        for name, store in stores.items():
+            t0 = time.perf_counter()
+            lock = store.build_lock(f"target-{i % 7}", "dev", command_id=f"C{i}")
+            t1 = time.perf_counter()
+            lock.release()
+            t2 = time.perf_counter()
+            if i >= 10:  # warm-up: engine, pool, first connection
+                acquire[name].append(t1 - t0)
+                release[name].append(t2 - t1)
+    return {name: (_median_us(acquire[name]), _median_us(release[name])) for name in stores}
 
 
-def write_cost(store: StateStore) -> float:
-    samples = []
+def _one_build(store: StateStore, i: int) -> None:
+    run_id = f"R{i:06d}"
+    store.record_run({"id": run_id, "kind": "build", "target": "web", "env": "dev", "argv": ["packer", "build"],
+                      "host": "bench", "pid": 1})
+    store.set_trusted("web", "dev", f"b3:{i}", {"files": {"a.pkr.hcl": f"b3:{i}"}}, trusted_by=run_id,
+                      reason="build")
+    store.record_artifact({"build_id": f"B{i:06d}", "target": "web", "platform": "qemu", "region": "local",
+                           "provenance": {"command_id": run_id, "env": "dev"}})
+    store.record_run({"id": run_id, "status": "ok", "exit_code": 0})
+
+
+def write_costs(stores: dict[str, StateStore]) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in stores}
     for i in range(BUILDS + 10):
-        run_id = f"R{i:06d}"
-        t0 = time.perf_counter()
-        store.record_run({"id": run_id, "kind": "build", "target": "web", "env": "dev", "argv": ["packer", "build"],
-                          "host": "bench", "pid": 1})
-        store.set_trusted("web", "dev", f"b3:{i}", {"files": {"a.pkr.hcl": f"b3:{i}"}}, trusted_by=run_id,
-                          reason="build")
-        store.record_artifact({"build_id": f"B{i:06d}", "target": "web", "platform": "qemu", "region": "local",
-                               "provenance": {"command_id": run_id, "env": "dev"}})
-        store.record_run({"id": run_id, "status": "ok", "exit_code": 0})
-        if i >= 10:
-            samples.append(time.perf_counter() - t0)
-    return _median_us(samples)
+        for name, store in stores.items():
+            t0 = time.perf_counter()
+            _one_build(store, i)
+            if i >= 10:
+                samples[name].append(time.perf_counter() - t0)
+    return {name: _median_us(v) for name, v in samples.items()}
 
 
-def cold_cost(url: str) -> float:
-    code = textwrap.dedent(f"""
-        from hybridcore.state import StateStore
-        s = StateStore({url!r})
-        s.get_trusted("web", "dev")
-        with s.build_lock("web", "dev", command_id="COLD"):
-            s.record_run({{"id": "COLD", "kind": "build", "target": "web", "env": "dev"}})
-            s.set_trusted("web", "dev", "b3:cold", {{}}, trusted_by="COLD", reason="build")
-            s.record_artifact({{"build_id": "BCOLD", "target": "web", "provenance": {{"command_id": "COLD"}}}})
-            s.record_run({{"id": "COLD", "status": "ok", "exit_code": 0}})
-        s.close()
-    """)
-    samples = []
+def cold_costs(urls: dict[str, str]) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in urls}
     for _ in range(COLD):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e6
+        for name, url in urls.items():
+            code = textwrap.dedent(f"""
+                from hybridcore.state import StateStore
+                s = StateStore({url!r})
+                s.get_trusted("web", "dev")
+                with s.build_lock("web", "dev", command_id="COLD"):
+                    s.record_run({{"id": "COLD", "kind": "build", "target": "web", "env": "dev"}})
+                    s.set_trusted("web", "dev", "b3:cold", {{}}, trusted_by="COLD", reason="build")
+                    s.record_artifact({{"build_id": "BCOLD", "target": "web", "provenance": {{"command_id": "COLD"}}}})
+                    s.record_run({{"id": "COLD", "status": "ok", "exit_code": 0}})
+                s.close()
+            """)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            samples[name].append(time.perf_counter() - t0)
+    return {name: _median_us(v) for name, v in samples.items()}
 
 
 def main() -> int:
@@ -93,26 +103,23 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             urls = {"sqlite": f"sqlite:///{Path(tmp) / 'state.db'}", "postgresql": server.new_database("bench")}
-            results: dict[str, dict[str, float]] = {}
-            for name, url in urls.items():
-                with StateStore(url) as store:
-                    store.record_run({"id": "seed", "kind": "validate"})  # created before timing
-                    acquire, release = lock_costs(store)
-                    results[name] = {"lock acquire": acquire, "lock release": release,
-                                     "state writes per build": write_cost(store)}
-                results[name]["cold command (process)"] = cold_cost(url)
+            stores = {name: StateStore(url) for name, url in urls.items()}
+            for store in stores.values():
+                store.record_run({"id": "seed", "kind": "validate"})  # created before timing
+            locks, writes = lock_costs(stores), write_costs(stores)
+            for store in stores.values():
+                store.close()
+            cold = cold_costs(urls)
     finally:
         server.stop()
-    rows: list[tuple[str, Callable[[float], str]]] = [
-        ("lock acquire", lambda v: f"{v / 1000:8.2f} ms"), ("lock release", lambda v: f"{v / 1000:8.2f} ms"),
-        ("state writes per build", lambda v: f"{v / 1000:8.2f} ms"),
-        ("cold command (process)", lambda v: f"{v / 1000:8.1f} ms"),
-    ]
+    results = {name: {"lock acquire": locks[name][0], "lock release": locks[name][1],
+                      "state writes per build": writes[name], "cold command (process)": cold[name]}
+               for name in urls}
     print(f"medians; locks x{LOCKS}, builds x{BUILDS} (4 writes each), cold x{COLD}; PostgreSQL durable (fsync on)")
     print(f"{'':26} {'SQLite':>11} {'PostgreSQL':>11} {'PG/SQLite':>10}")
-    for label, fmt in rows:
+    for label in results["sqlite"]:
         lite, pg = results["sqlite"][label], results["postgresql"][label]
-        print(f"{label:26} {fmt(lite):>11} {fmt(pg):>11} {pg / lite:9.2f}x")
+        print(f"{label:26} {lite / 1000:8.2f} ms {pg / 1000:8.2f} ms {pg / lite:9.2f}x")
     return 0
 
 
