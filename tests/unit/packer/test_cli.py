@@ -389,3 +389,38 @@ def test_timeout_is_not_reported_as_an_interrupt(fake_packer: FakePacker, projec
     assert out.returncode == 75, out.stderr
     assert "web: timeout (exit 75): timeout, retryable" in out.stderr
     assert "did not finish within 0.5s" in out.stderr and "Ctrl-C" not in out.stderr
+
+
+def test_registry_latest_promote_revoke(fake_packer: FakePacker, project: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from hybridcore.packer.console.shapes import check
+    from hybridcore.packer.records import ArtifactRecord
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    none = run(capsys, "artifacts", "latest", "--target", "web")
+    assert none.returncode == 1 and "no unrevoked artifact of target 'web'" in none.stderr and none.stdout == ""
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    run(capsys, "validate", "web")
+    first = json.loads(run(capsys, "build", "web", "--json").stdout)["artifacts"][0]["build_id"]
+    second = json.loads(run(capsys, "build", "web", "--json").stdout)["artifacts"][0]["build_id"]
+    latest = json.loads(run(capsys, "artifacts", "latest", "--target", "web", "--json").stdout)
+    ArtifactRecord.model_validate(latest)
+    assert latest["build_id"] == second
+    promoted = json.loads(run(capsys, "artifacts", "promote", first[:20], "--channel", "prod", "--json").stdout)
+    check("artifact-event.schema.json", promoted)
+    assert promoted["build_id"] == first and promoted["channel"] == "prod" and "@" in promoted["who"]
+    tf = json.loads(run(capsys, "artifacts", "latest", "--target", "web", "--channel", "prod", "--terraform").stdout)
+    check("artifacts-latest-terraform.schema.json", tf)
+    assert tf["build_id"] == first and all(isinstance(v, str) for v in tf.values())
+    revoked = run(capsys, "artifacts", "revoke", second, "--reason", "CVE-2026-0001 in the base image")
+    assert revoked.returncode == 0 and "revoked by" in revoked.stdout
+    assert json.loads(run(capsys, "artifacts", "latest", "--target", "web", "--json").stdout)["build_id"] == first
+    shown = json.loads(run(capsys, "artifacts", "show", second, "--json").stdout)
+    check("artifact-show.schema.json", shown)
+    assert shown["revocation"]["reason"] == "CVE-2026-0001 in the base image" and shown["channels"] == []
+    assert json.loads(run(capsys, "artifacts", "show", first, "--json").stdout)["channels"] == ["prod"]
+    assert "REVOKED" in run(capsys, "artifacts", "show", second).stdout
+    bad = run(capsys, "artifacts", "promote", first, "--channel", "bad channel!", "--json")
+    assert bad.returncode == 2 and json.loads(bad.stdout)["exit_code"] == 2
+    gone = run(capsys, "artifacts", "promote", second, "--channel", "dev")
+    assert gone.returncode == 2 and "revoked" in gone.stderr

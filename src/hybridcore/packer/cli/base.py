@@ -145,8 +145,13 @@ def existing_store(project: Project) -> StateStore | None:
     if not os.environ.get("HYBRIDCORE_STATE_URL", "").strip():
         db = project.state_dir / "state.db"
         if not db.is_file() or db.stat().st_size == 0:
-            return None
-    return StateStore.for_root(project.root)
+            return None  # checked before for_root, which would create the .hybridcore folder
+        return StateStore.for_root(project.root)
+    store = StateStore.for_root(project.root)
+    if not store.exists():
+        store.close()
+        return None
+    return store
 
 
 def with_store(ctx: typer.Context, json_mode: bool, fn: Callable[[StateStore | None], Any]) -> Any:

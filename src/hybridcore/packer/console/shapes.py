@@ -84,6 +84,37 @@ class ArtifactsList(RootModel[list[ArtifactRecord]]):
     """``artifacts --json``: records, newest first."""
 
 
+class RegistryEvent(_Doc):
+    """One promotion or revocation as the state records it."""
+
+    id: str
+    build_id: str
+    action: Literal["promote", "revoke"]
+    channel: str | None
+    reason: str | None
+    who: str = Field(description="user@host, or the CI job (actor, repository, run id)")
+    at: str
+
+
+class ArtifactShow(ArtifactRecord):
+    """``artifacts show ID --json``: the record, its channels and revocation, and their history."""
+
+    channels: list[str] = Field(description="channels the build is in (none once revoked)")
+    revocation: RegistryEvent | None
+    history: list[RegistryEvent] = Field(description="every promote/revoke, oldest first")
+
+
+class ArtifactEvent(RegistryEvent):
+    """``artifacts promote|revoke --json``: the event recorded (the earlier one when nothing changed)."""
+
+    schema_version: Literal[1]
+
+
+class Terraform(RootModel[dict[str, str]]):
+    """``artifacts latest --terraform``: a flat object of strings (build_id, image_id, image_ids, platform,
+    region, ...), the only shape Terraform's external data source accepts."""
+
+
 class CacheEntry(_Doc):
     schema_version: Literal[1]
     entry: str = Field(description="file name in the cache folder (Packer's naming)")
@@ -207,6 +238,9 @@ SHAPES: dict[str, type[BaseModel]] = {
     "runs-show.schema.json": RunsShow,
     "runs-prune.schema.json": RunsPrune,
     "artifacts.schema.json": ArtifactsList,
+    "artifact-show.schema.json": ArtifactShow,
+    "artifact-event.schema.json": ArtifactEvent,
+    "artifacts-latest-terraform.schema.json": Terraform,
     "cache-ls.schema.json": CacheList,
     "cache-verify.schema.json": CacheVerify,
     "cache-prune.schema.json": CachePrune,
