@@ -75,3 +75,22 @@ def sweep(store: StateStore, emit: Emit | None = None) -> list[str]:
             if emit is not None:
                 emit("abandoned", {"run_id": run["id"], "why": run["why"]})
     return marked
+
+
+class _NoState:
+    """What read-only commands query when no state exists yet: empty, and creating nothing."""
+
+    def list_runs(self, **_: Any) -> list[dict[str, Any]]:
+        return []
+
+    def list_artifacts(self, **_: Any) -> list[dict[str, Any]]:
+        return []
+
+    def get_run(self, run_id: str) -> None:
+        return None
+
+    def get_artifact(self, build_id: str) -> None:
+        return None
+
+
+NO_STATE = _NoState()
