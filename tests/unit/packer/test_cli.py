@@ -424,3 +424,11 @@ def test_registry_latest_promote_revoke(fake_packer: FakePacker, project: Path, 
     assert bad.returncode == 2 and json.loads(bad.stdout)["exit_code"] == 2
     gone = run(capsys, "artifacts", "promote", second, "--channel", "dev")
     assert gone.returncode == 2 and "revoked" in gone.stderr
+
+
+def test_lock_timeout_option_reaches_the_runner(fake_packer: FakePacker, project: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "validate", "web")
+    assert run(capsys, "build", "web", "--lock-timeout", "1.5").returncode == 0
+    bad = run(capsys, "build", "web", "--lock-timeout", "-1")
+    assert bad.returncode == 2 and len(fake_packer.calls("build")) == 1

@@ -94,13 +94,37 @@ def test_error_lines_of_machine_readable_diagnostic() -> None:
 
 
 def test_events_round_trip() -> None:
-    line = ev.encode(ev.RETRY, attempt=1, attempts=3, category="network", wait=5.8)
+    line = ev.encode(ev.RETRY, attempt=1, of=3, category="network", wait_s=5.8)
     e = ev.decode("web", line)
-    assert e == ev.Event("retry", "web", {"attempt": 1, "attempts": 3, "category": "network", "wait": 5.8})
+    assert e == ev.Event("retry", "web", {"attempt": 1, "of": 3, "category": "network", "wait_s": 5.8})
     assert ev.message(e) == ("attempt 1/3 failed (network, retryable); retrying in 5.8s", "yellow")
     assert ev.decode("web", "start:2").fields == {"attempt": 2}
     assert ev.decode("web", "finish:ok").fields == {"status": "ok"}
     assert ev.message(ev.decode("web", "made-up:{}")) is None
+
+
+def test_the_runners_own_events_are_understood() -> None:
+    """Lines exactly as ``Session.emit`` writes them (names and fields from session.py)."""
+    from hybridcore.packer.session import Session
+
+    lines: list[tuple[str, str, str]] = []
+    fake = Session.__new__(Session)
+    object.__setattr__(fake, "observer", lambda *a: lines.append(a))
+
+    class NoLog:
+        def event(self, *a: Any, **k: Any) -> None:
+            pass
+
+    object.__setattr__(fake, "events", NoLog())
+    fake.emit("web", "retry", 30, attempt=1, of=2, category="network", wait_s=5.8, message="x")
+    fake.emit("*", "interrupt", 30, signal="SIGINT", grace_s=60, kill=False, message="x")
+    fake.emit("web", "lock_wait", 30, holder={"host": "ci-7", "pid": 12, "command_id": "01ABC"}, timeout_s=300)
+    shown = [ev.message(ev.decode(t, line)) for t, _, line in lines]
+    assert [m[0] if m else None for m in shown] == [
+        "attempt 1/2 failed (network, retryable); retrying in 5.8s",
+        "interrupt received: stopping Packer (SIGINT); waiting up to 60s for Packer to clean up. "
+        "Press Ctrl-C again to stop now.",
+        "waiting up to 300s for the build lock held by host ci-7, pid 12, command 01ABC"]
 
 
 class Recorder:
@@ -119,21 +143,35 @@ class Recorder:
         self.messages.append((target, text))
 
 
-def test_interrupt_is_acknowledged_only_while_packer_runs() -> None:
+ACK = ("interrupt received: stopping Packer (SIGINT); waiting up to 60s for Packer to clean up. "
+       "Press Ctrl-C again to stop now.")
+
+
+def test_interrupt_from_the_cli_handler_only_while_packer_runs() -> None:
     view = Recorder()
     narrator = Narrator(view, grace=60)
     assert narrator.interrupted() is False and view.messages == []
     narrator = Narrator(view, grace=60)
     narrator("web", "event", "start:1")
     assert narrator.interrupted() is True
-    assert view.messages[-1] == (None, "interrupt received: stopping Packer (SIGINT); waiting up to 60s for "
-                                       "Packer to clean up. Press Ctrl-C again to stop now.")
+    assert view.messages[-1] == (None, ACK)
     assert ("web", "stopping", "") in view.states
     # The runner's own interrupt event is not announced a second time.
-    narrator("*", "event", ev.encode(ev.INTERRUPT, reason="signal", grace=60))
+    narrator("*", "event", ev.encode(ev.INTERRUPT, signal="SIGINT", grace_s=60, kill=False))
     assert len(view.messages) == 1
-    narrator.interrupted()
-    assert view.messages[-1][1].startswith("second interrupt: stopping Packer now")
+
+
+def test_interrupt_events_from_the_runner() -> None:
+    view = Recorder()
+    narrator = Narrator(view, grace=60)
+    narrator("web", "event", "start:1")
+    narrator("*", "event", ev.encode(ev.INTERRUPT, signal="SIGINT", grace_s=60, kill=False))
+    narrator("web", "event", ev.encode(ev.STOPPING))
+    assert view.messages == [(None, ACK)] and view.states[-1] == ("web", "stopping", "")
+    narrator("*", "event", ev.encode(ev.INTERRUPT, signal="SIGINT", grace_s=60, kill=True))
+    assert view.messages[-1][1].startswith("second interrupt: killing Packer now (SIGKILL)")
+    narrator("web", "event", ev.encode(ev.ESCALATE, signal="SIGKILL"))
+    assert view.messages[-1] == ("web", "Packer still running: SIGKILL sent; it may leave temporary VMs behind")
     narrator("web", "event", "finish:interrupted")
     assert view.states[-1] == ("web", "interrupted", "")
 
@@ -144,21 +182,19 @@ def test_fail_fast_stop_is_cancelled_not_interrupted() -> None:
     narrator("web", "event", "start:1")
     narrator("other", "event", "start:1")
     narrator("web", "event", "finish:failed")
-    narrator("*", "event", ev.encode(ev.INTERRUPT, reason="fail-fast", failed="web"))
+    narrator("other", "event", ev.encode(ev.STOPPING))
     narrator("other", "event", "finish:interrupted")
     assert ("other", "stopping", "fail-fast") in view.states
     assert view.states[-1] == ("other", "cancelled", "")
-    assert (None, "--fail-fast: web failed; stopping the other targets") in view.messages
+    assert view.messages == [(None, "--fail-fast: web failed; stopping the other targets")]
 
 
 @pytest.mark.parametrize(("event", "state", "text"), [
-    (ev.encode(ev.TIMEOUT, seconds=30, grace=60), ("stopping", "timeout"),
-     "timed out after 30s: stopping Packer (SIGINT, up to 60s to clean up)"),
-    (ev.encode(ev.ESCALATE, signal="SIGKILL", after=10), ("stopping", "SIGKILL"),
-     "Packer still running 10s after the last signal: SIGKILL sent; it may leave temporary VMs behind"),
-    (ev.encode(ev.LOCK_WAIT, holder="ci-7 pid 12 command 01ABC", timeout=300), ("waiting for lock", ""),
-     "waiting up to 300s for the build lock held by ci-7 pid 12 command 01ABC"),
-    (ev.encode(ev.RETRY, attempt=2, attempts=3, category="timeout", wait=10), ("retrying", "in 10s"),
+    (ev.encode(ev.TIMEOUT, seconds=30), ("stopping", "timeout"), "timed out after 30s: stopping Packer"),
+    (ev.encode(ev.ESCALATE, signal="SIGTERM"), ("stopping", "SIGTERM"), "Packer still running: SIGTERM sent"),
+    (ev.encode(ev.LOCK_WAIT, holder=None, timeout_s=0), ("waiting for lock", ""),
+     "waiting up to 0s for the build lock held by another build"),
+    (ev.encode(ev.RETRY, attempt=2, of=3, category="timeout", wait_s=10), ("retrying", "in 10s"),
      "attempt 2/3 failed (timeout, retryable); retrying in 10.0s"),
 ])
 def test_event_states_and_messages(event: str, state: tuple[str, str], text: str) -> None:
@@ -166,6 +202,12 @@ def test_event_states_and_messages(event: str, state: tuple[str, str], text: str
     Narrator(view)("web", "event", event)
     assert view.states[-1] == ("web", *state)
     assert view.messages == [("web", text)]
+
+
+def test_abandoned_run_is_said_once() -> None:
+    view = Recorder()
+    Narrator(view)("*", "event", ev.encode(ev.ABANDONED, run_id="01ABC/web", why="pid 12 is gone"))
+    assert view.messages == [(None, "run 01ABC/web was abandoned (pid 12 is gone); its leftovers were cleaned up")]
 
 
 def test_live_view_shows_stopping_and_the_packer_error() -> None:

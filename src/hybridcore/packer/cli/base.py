@@ -162,6 +162,9 @@ def with_store(ctx: typer.Context, json_mode: bool, fn: Callable[[StateStore | N
         if store is None:
             return fn(None)
         try:
+            from hybridcore.packer.sweep import sweep
+
+            sweep(store)  # runs of a killed wrapper become 'abandoned' before anyone lists them
             return fn(store)
         finally:
             store.close()

@@ -178,6 +178,9 @@ def build_cmd(
     retries: Annotated[int | None, typer.Option("--retries", min=0, help="re-runs of retryable failures")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="stop the other targets when one fails")] = False,
     timeout: TimeoutOpt = None,
+    lock_timeout: Annotated[float | None, typer.Option(
+        "--lock-timeout", min=0, help="seconds to wait while another build of the same target and env holds "
+        "its lock (default 0); then exit 75, category locked")] = None,
     on_error: Annotated[OnError | None, typer.Option(
         "--on-error", help="Packer's -on-error: what to do with the build's VM when it fails (abort keeps "
         "it for debugging; Packer's 'ask' needs a terminal the wrapper cannot give)")] = None,
@@ -193,7 +196,8 @@ def build_cmd(
     def call(project: Project, observer: Observer | None) -> CommandResult:
         return api.build(targets or None, values, provisioner, var_files=var_file, force=force,
                          parallel=parallel, use_cache=not no_cache, cache_dir=cache_dir, retries=retries,
-                         fail_fast=fail_fast, timeout=timeout, on_error=str(on_error) if on_error else None,
+                         fail_fast=fail_fast, timeout=timeout, lock_timeout=lock_timeout,
+                         on_error=str(on_error) if on_error else None,
                          project=project, observer=observer)
 
     live = not json_mode and is_terminal() and (parallel or 0) > 1 and len(targets or []) != 1

@@ -1,10 +1,10 @@
-"""The events the runner tells the console about, and the one way to write and read them.
+"""The events the runner tells the console about (``Session.emit``), and the one way to read them.
 
 The runner calls its observer ``(target, "event", line)`` with ``line = "<name>"`` or
-``"<name>:<detail>"``, ``detail`` a JSON object made by :func:`encode` (``start:2`` and ``finish:ok``,
-the older scalar forms, are read too). ``target`` is ``"*"`` for the whole command. The names, fields
-and the message each one becomes are listed in ``events.md`` beside this module; the console never
-prints a message for an event it does not know (it is ignored), so emitting a new one is safe.
+``"<name>:<detail>"``, ``detail`` a JSON object of the event's fields (``start:2`` and ``finish:ok``
+keep their older scalar forms). ``target`` is ``"*"`` for the whole command. Names and fields are the
+runner's (``session.py`` lists them); ``events.md`` beside this module says which state and message
+each becomes. Unknown names and fields are ignored, so emitting a new one is always safe.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-START = "start"                # attempt (int), attempts (int, optional)
-FINISH = "finish"              # status (str), exit_code, category (optional)
-RETRY = "retry"                # attempt (the failed one), attempts (total), category, wait (s)
-INTERRUPT = "interrupt"        # target "*": reason ("signal"|"sigterm"|"fail-fast"), grace (s), failed (target)
-ESCALATE = "escalate"          # signal ("SIGTERM"|"SIGKILL"), after (s), reason ("grace"|"second-interrupt")
-TIMEOUT = "timeout"            # seconds (the limit), grace (s before SIGTERM)
-LOCK_WAIT = "lock-wait"        # holder (str: host, pid, command id), timeout (s)
-LOCK_ACQUIRED = "lock-acquired"  # waited (s)
+START = "start"                # attempt (int)
+FINISH = "finish"              # status (str)
+RETRY = "retry"                # attempt (the failed one), of (attempts allowed), category, wait_s
+INTERRUPT = "interrupt"        # target "*": signal (SIGINT|SIGTERM), grace_s, kill (a second Ctrl-C)
+STOPPING = "stopping"          # the target is being stopped (interrupt or --fail-fast)
+ESCALATE = "escalate"          # signal (SIGTERM|SIGKILL): the grace ran out, or a second Ctrl-C
+TIMEOUT = "timeout"            # seconds: the run reached its time limit
+LOCK_WAIT = "lock_wait"        # holder ({host, pid, command_id} or None), timeout_s
+ABANDONED = "abandoned"        # target "*": run_id, why (an earlier run whose wrapper died, swept)
 WARNING = "warning"            # message
 
-NAMES = (START, FINISH, RETRY, INTERRUPT, ESCALATE, TIMEOUT, LOCK_WAIT, LOCK_ACQUIRED, WARNING)
+NAMES = (START, FINISH, RETRY, INTERRUPT, STOPPING, ESCALATE, TIMEOUT, LOCK_WAIT, ABANDONED, WARNING)
 COMMAND = "*"                  # the target of command-wide events
 
 
@@ -33,12 +34,16 @@ class Event:
     target: str
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.fields.get(key, default)
+    def get(self, *keys: str, default: Any = None) -> Any:
+        """The first of ``keys`` present (fields have had more than one spelling)."""
+        for key in keys:
+            if self.fields.get(key) is not None:
+                return self.fields[key]
+        return default
 
 
 def encode(name: str, **fields: Any) -> str:
-    """The observer line for event ``name`` (what the runner passes as ``line`` with stream "event")."""
+    """The observer line for event ``name`` (what ``Session.emit`` passes with stream "event")."""
     if not fields:
         return name
     return f"{name}:{json.dumps(fields, separators=(',', ':'), default=str)}"
@@ -47,6 +52,7 @@ def encode(name: str, **fields: Any) -> str:
 def decode(target: str, line: str) -> Event:
     """An event line back into an :class:`Event` (unknown or malformed details become no fields)."""
     name, _, detail = line.partition(":")
+    name = name.replace("-", "_")
     fields: dict[str, Any] = {}
     if detail.startswith("{"):
         try:
@@ -73,39 +79,47 @@ def _seconds(value: Any) -> str:
         return "?s"
 
 
-def message(event: Event) -> tuple[str, str] | None:
-    """The line a person reads for ``event`` and its style, or None for events shown only as state."""
-    e = event
+def _holder(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = [f"host {value['host']}" if value.get("host") else "",
+                 f"pid {value['pid']}" if value.get("pid") else "",
+                 f"command {value['command_id']}" if value.get("command_id") else ""]
+        return ", ".join(p for p in parts if p) or "another build"
+    return str(value) if value else "another build"
+
+
+def interrupt_message(e: Event) -> tuple[str, str]:
+    """What a person reads when Ctrl-C or SIGTERM arrives (the first, or a second one: ``kill``)."""
+    if e.get("kill") or e.get("reason") == "second-interrupt":
+        return "second interrupt: killing Packer now (SIGKILL), without waiting for its cleanup", "bold red"
+    grace = e.get("grace_s", "grace")
+    wait = f"; waiting up to {_seconds(grace)} for Packer to clean up" if grace is not None else ""
+    what = "SIGTERM received" if e.get("signal") == "SIGTERM" else "interrupt received"
+    return f"{what}: stopping Packer (SIGINT){wait}. Press Ctrl-C again to stop now.", "bold yellow"
+
+
+def message(e: Event) -> tuple[str, str] | None:
+    """The line a person reads for ``e`` and its style, or None for events shown only as state."""
     if e.name == RETRY:
-        n, m = e.get("attempt", "?"), e.get("attempts")
-        of = f"/{m}" if m else ""
-        return (f"attempt {n}{of} failed ({e.get('category', 'unknown')}, retryable); "
-                f"retrying in {float(e.get('wait', 0)):.1f}s", "yellow")
+        of = e.get("of", "attempts")
+        wait = float(e.get("wait_s", "wait", default=0))
+        return (f"attempt {e.get('attempt', default='?')}{f'/{of}' if of else ''} failed "
+                f"({e.get('category', default='unknown')}, retryable); retrying in {wait:.1f}s", "yellow")
     if e.name == INTERRUPT:
-        grace = _seconds(e.get("grace")) if e.get("grace") is not None else None
-        wait = f"; waiting up to {grace} for Packer to clean up" if grace else ""
-        if e.get("reason") == "fail-fast":
-            failed = e.get("failed")
-            who = f"{failed} failed" if failed else "a target failed"
-            return f"--fail-fast: {who}; stopping the other targets{wait}", "yellow"
-        what = "SIGTERM received" if e.get("reason") == "sigterm" else "interrupt received"
-        return f"{what}: stopping Packer (SIGINT){wait}. Press Ctrl-C again to stop now.", "bold yellow"
+        return interrupt_message(e)
     if e.name == ESCALATE:
-        sig = e.get("signal", "SIGKILL")
-        if e.get("reason") == "second-interrupt":
-            return "second interrupt: stopping Packer now (SIGTERM, then SIGKILL), without waiting for its cleanup", \
-                "bold red"
-        after = f" {_seconds(e.get('after'))} after the last signal" if e.get("after") is not None else ""
+        sig = e.get("signal", default="SIGKILL")
         tail = "; it may leave temporary VMs behind" if sig == "SIGKILL" else ""
-        return f"Packer still running{after}: {sig} sent{tail}", "red"
+        return f"Packer still running: {sig} sent{tail}", "red"
     if e.name == TIMEOUT:
-        grace = f", up to {_seconds(e.get('grace'))} to clean up" if e.get("grace") is not None else ""
-        return f"timed out after {_seconds(e.get('seconds'))}: stopping Packer (SIGINT{grace})", "yellow"
+        return f"timed out after {_seconds(e.get('seconds'))}: stopping Packer", "yellow"
     if e.name == LOCK_WAIT:
-        limit = f" up to {_seconds(e.get('timeout'))}" if e.get("timeout") is not None else ""
-        return f"waiting{limit} for the build lock held by {e.get('holder', 'another run')}", "yellow"
-    if e.name == LOCK_ACQUIRED and e.get("waited"):
-        return f"build lock acquired after {_seconds(e.get('waited'))}", "dim"
+        limit = e.get("timeout_s", "timeout")
+        return (f"waiting{f' up to {_seconds(limit)}' if limit is not None else ''} for the build lock "
+                f"held by {_holder(e.get('holder'))}", "yellow")
+    if e.name == ABANDONED:
+        why = f" ({e.get('why')})" if e.get("why") else ""
+        return f"run {e.get('run_id', default='?')} was abandoned{why}; its leftovers were cleaned up", "dim"
     if e.name == WARNING and e.get("message"):
         return f"warning: {e.get('message')}", "yellow"
     return None

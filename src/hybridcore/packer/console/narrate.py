@@ -1,10 +1,11 @@
 """The observer the CLI hands to the API: Packer's lines to the view, events turned into states and
-messages, and the acknowledgement of Ctrl-C/SIGTERM the moment it arrives.
+messages.
 
 A view is a ``stream.LinePrinter`` (pipes, logs, one target) or a ``live.LiveView`` (a terminal and
-several targets); both take ``line``, ``state`` and ``message``. Which targets run is known from the
-``start``/``finish`` events, so an interrupt is acknowledged ("waiting up to N s for Packer to clean
-up") only while Packer runs, and running rows become ``stopping``.
+several targets); both take ``line``, ``state`` and ``message``. While targets run, the runner owns
+SIGINT/SIGTERM and reports them as ``interrupt`` events; outside that window the CLI's own handler
+calls :meth:`Narrator.interrupted`. A ``stopping`` target when nobody interrupted the command was
+stopped by ``--fail-fast``; it ends ``cancelled``, not ``interrupted``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ class Narrator:
         self.view = view
         self.grace = grace
         self.running: set[str] = set()
-        self.interrupts = 0          # signals acknowledged by :meth:`interrupted`
+        self.failed: list[str] = []
+        self.said_by_cli = 0      # interrupts acknowledged by :meth:`interrupted`
+        self.said_by_events = 0   # ``interrupt`` events received
+        self.fail_fast_said = False
         self._lock = threading.Lock()
 
     def __call__(self, target: str, stream: str, line: str) -> None:
@@ -37,57 +41,64 @@ class Narrator:
             return
         self.event(ev.decode(target, line))
 
+    @property
+    def interrupted_by_operator(self) -> bool:
+        return bool(self.said_by_cli or self.said_by_events)
+
     def event(self, e: ev.Event) -> None:
-        with self._lock:
-            announced = self.interrupts
         if e.name == ev.START:
             with self._lock:
                 self.running.add(e.target)
-            attempt = int(e.get("attempt", 1) or 1)
+            attempt = int(e.get("attempt", default=1) or 1)
             self.view.state(e.target, "running", f"attempt {attempt}" if attempt > 1 else "")
         elif e.name == ev.FINISH:
+            status = str(e.get("status", default="finished"))
             with self._lock:
                 self.running.discard(e.target)
-            status = str(e.get("status", "finished"))
-            if status == "interrupted" and not announced:
-                status = "cancelled"  # nobody pressed Ctrl-C: --fail-fast stopped it
+                if status not in ("ok", "interrupted"):
+                    self.failed.append(e.target)
+            if status == "interrupted" and not self.interrupted_by_operator:
+                status = "cancelled"
             self.view.state(e.target, status)
         elif e.name == ev.RETRY:
-            self.view.state(e.target, "retrying", f"in {float(e.get('wait', 0)):.0f}s")
+            self.view.state(e.target, "retrying", f"in {float(e.get('wait_s', 'wait', default=0)):.0f}s")
+        elif e.name == ev.STOPPING:
+            self._stopping_target(e.target)
+            return
         elif e.name in (ev.TIMEOUT, ev.ESCALATE):
-            self.view.state(e.target, "stopping", "timeout" if e.name == ev.TIMEOUT else str(e.get("signal", "")))
+            self.view.state(e.target, "stopping", "timeout" if e.name == ev.TIMEOUT else str(e.get("signal") or ""))
         elif e.name == ev.LOCK_WAIT:
             self.view.state(e.target, "waiting for lock")
         elif e.name == ev.INTERRUPT:
-            self._stopping("fail-fast" if e.get("reason") == "fail-fast" else "")
-            if e.get("reason") != "fail-fast" and announced:
+            with self._lock:
+                self.said_by_events += 1
+                repeat = self.said_by_events <= self.said_by_cli
+            if repeat:
                 return  # the CLI said it already, when the signal arrived
-        if e.name == ev.ESCALATE and e.get("reason") == "second-interrupt" and announced > 1:
-            return
         shown = ev.message(e)
         if shown is not None:
             self.view.message(None if e.target == ev.COMMAND else e.target, *shown)
 
-    def _stopping(self, detail: str) -> None:
+    def _stopping_target(self, target: str) -> None:
+        fail_fast = not self.interrupted_by_operator
+        self.view.state(target, "stopping", "fail-fast" if fail_fast else "")
         with self._lock:
-            running = sorted(self.running)
-        for target in running:
-            self.view.state(target, "stopping", detail)
+            say = fail_fast and not self.fail_fast_said
+            self.fail_fast_said = self.fail_fast_said or say
+            failed = list(self.failed)
+        if say:
+            who = f"{', '.join(failed)} failed" if failed else "a target failed"
+            self.view.message(None, f"--fail-fast: {who}; stopping the other targets", "yellow")
 
     def interrupted(self, sigterm: bool = False) -> bool:
-        """Acknowledge a Ctrl-C (or SIGTERM) now; False when no Packer runs (nothing to wait for)."""
+        """Acknowledge a Ctrl-C (or SIGTERM) caught by the CLI; False when no Packer runs."""
         with self._lock:
-            self.interrupts += 1
-            count, running = self.interrupts, bool(self.running)
+            self.said_by_cli += 1
+            count, running = self.said_by_cli, sorted(self.running)
         if not running:
             return False
-        if count == 1:
-            e = ev.Event(ev.INTERRUPT, ev.COMMAND, {"reason": "sigterm" if sigterm else "signal",
-                                                    "grace": self.grace})
-        else:
-            e = ev.Event(ev.ESCALATE, ev.COMMAND, {"signal": "SIGKILL", "reason": "second-interrupt"})
-        self._stopping("")
-        shown = ev.message(e)
-        if shown is not None:
-            self.view.message(None, *shown)
+        fields = {"signal": "SIGTERM" if sigterm else "SIGINT", "grace_s": self.grace, "kill": count > 1}
+        for target in running:
+            self.view.state(target, "stopping")
+        self.view.message(None, *ev.interrupt_message(ev.Event(ev.INTERRUPT, ev.COMMAND, fields)))
         return True
