@@ -8,6 +8,7 @@ process layer's logs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -63,6 +64,8 @@ class AttemptOutcome:
 def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptOutcome:
     target = plan.target
     tmpdir = _short_tmpdir(target.slug)
+    # Recorded before Packer starts: if this wrapper dies, the next command's sweep removes it.
+    s.store.record_run({"id": f"{s.command_id}/{target.slug}", "tmp_dir": str(tmpdir)})
     cache_dir: Path | None = None
     shared: list[str] = []
     if s.kind == "build":
@@ -87,8 +90,12 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
             ml = parse_line(line)
             if ml is not None:
                 collector.feed(ml)
-        s.events.line(target.name, stream, line)
+        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (process._Sink)
+            s.events.line(target.name, stream, line)
         s.notify(target.name, stream, line)
+
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        s.emit(target.name, name, logging.WARNING, **fields)
 
     timeout = s.timeout_for(target.timeout)
     steps: list[ProcessOutcome] = []
@@ -99,7 +106,8 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         step = run_process(ProcessRequest(
             argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
             stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line, timeout=timeout,
-            interrupt_grace=s.project.kill_grace, cancel=s.cancel, fifo_log=fifo, append=i > 0,
+            interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
+            fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
         ))
         steps.append(step)
         if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
@@ -116,7 +124,14 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
         shutil.rmtree(cache_dir, ignore_errors=True)
     status, packer_code = _judge(s, outcome, packer_code)
-    classification = _classify(s, outcome, status, packer_code, timeout)
+    classification = _classify(s, outcome, status, packer_code, timeout, run_dir / "packer.log")
+    if any("disk full" in note for note in outcome.log_notes) and status in (Status.OK, Status.FAILED):
+        # Logs were lost: whatever Packer said, this run cannot be vouched for.
+        status = Status.FAILED
+        classification = Classification(
+            retryable=False, category="disk-full", rule="log-write",
+            hint=f"no space left on device for the run's logs in {run_dir} (log truncated: disk full); "
+                 "free some space and build again")
     template_manifest = None
     if s.kind == "build":
         template_manifest = _template_manifest(plan, since=steps[0].started_at.timestamp() - 1)
@@ -144,14 +159,28 @@ def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Statu
 
 
 def _classify(s: Session, outcome: ProcessOutcome, status: Status, packer_code: int,
-              timeout: float | None) -> Classification:
+              timeout: float | None, packer_log: Path) -> Classification:
     if status == Status.INTERRUPTED:
         return interrupted()
     if status == Status.TIMEOUT:
         return timed_out(timeout or 0)
     if status == Status.UNFORMATTED:
         return UNFORMATTED
-    return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules)
+    return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules,
+                    log_tail=_log_tail(packer_log) if packer_code != 0 else None)
+
+
+_LOG_TAIL_BYTES = 64 << 10
+
+
+def _log_tail(path: Path) -> str | None:
+    """The end of packer.log (already redacted on its way to disk), for causes Packer prints only there."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _cache_view(s: Session, plan: TargetPlan, run_dir: Path) -> tuple[Path, list[str]]:

@@ -441,3 +441,54 @@ def test_public_functions_survive_their_modules_being_imported() -> None:
             "print(classify('Error: RequestLimitExceeded', 1).category)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "throttling"
+
+
+def test_build_locked_by_another_is_a_result_naming_the_holder(fake_packer: FakePacker, project: Path) -> None:
+    import subprocess
+    import sys
+
+    validate("web")
+    # Another process holds the lock (a lock is per process: this one could take it again).
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys\nfrom pathlib import Path\nfrom hybridcore.state import StateStore\n"
+        "from hybridcore.packer.plan import env_name\n"
+        f"s = StateStore.for_root(Path({str(project)!r}))\n"
+        "with s.build_lock('web', env_name(), command_id='OTHERCMD'):\n"
+        "    print('held', flush=True); sys.stdin.read()\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        result = build("web", retries=3, lock_timeout=0.3)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    (t,) = result.targets
+    assert (t.status, t.exit_code, t.classification.category, t.retryable) == ("failed", 75, "locked", False)
+    assert "OTHERCMD" in t.stderr and result.exit_code == 75
+    assert fake_packer.calls("build") == []  # never started, never retried
+    log = (project / ".hybridcore" / "logs" / f"{result.command_id}.jsonl").read_text()
+    assert '"event": "lock_wait"' in log and '"timeout_s": 0.3' in log
+
+
+def test_retry_event_names_attempt_of_category_and_wait(fake_packer: FakePacker, project: Path) -> None:
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=transient)
+    validate("web")
+    result = build("web", retries=1)
+    events = [json.loads(line) for line in
+              (project / ".hybridcore" / "logs" / f"{result.command_id}.jsonl").read_text().splitlines()]
+    retry = [e for e in events if e.get("event") == "retry"]
+    assert len(retry) == 1 and retry[0]["attempt"] == 1 and retry[0]["of"] == 2
+    assert retry[0]["category"] == result.targets[0].attempts[0].classification.category
+    assert retry[0]["wait_s"] >= 0
+    runs = [e for e in events if e.get("event") == "start"]
+    assert len(runs) == 2
+
+
+def test_validate_timeout_stops_packer(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", validate={"wait_for_signal": True, "signal_exit": 1})
+    result = validate("web", timeout=0.5)
+    assert (result.targets[0].status, result.exit_code) == ("timeout", 75)
+    assert result.targets[0].signals[0] == "SIGINT"
