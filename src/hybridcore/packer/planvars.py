@@ -95,7 +95,7 @@ def plan_vars(
     secret = {n: render_value(v) for n, v in sorted(values.items()) if n in secret_names}
     texts: set[str] = set()
     for name in secret_names & set(values):
-        texts |= secret_texts(values[name])
+        texts |= _value_texts(values[name])
     files = [*auto_var_files(info), *var_files]
     texts |= _var_file_secrets(files, declared, parsed, info.kind)
     texts |= _env_secrets(info, declared, parsed, base_env)
@@ -166,6 +166,18 @@ def parse_var_file(text: str, *, json_syntax: bool) -> dict[str, Any] | None:
     except Exception:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _value_texts(value: Any) -> set[str]:
+    """:func:`secret_texts`, and for text that Packer may read as a list or map expression (a list
+    variable given on the command line), the strings inside it too: ``${var.tags[0]}`` prints one."""
+    raw = value.reveal() if isinstance(value, Secret) else value
+    texts = secret_texts(value)
+    if isinstance(raw, str) and raw.strip()[:1] in ("[", "{"):
+        parsed = parse_var_file(f"v = {raw.strip()}\n", json_syntax=False)
+        if parsed is not None and "v" in parsed:
+            texts |= {_unescape_template(t) for t in secret_texts(parsed["v"])}
+    return texts
 
 
 def _mentions(text: str, names: Iterable[str]) -> bool:
