@@ -180,14 +180,14 @@ variable "winner" {
   default = "template"
 }
 source "file" "out" {
-  content = jsonencode({values = [%s], tags = var.tags, labels = var.labels, flag = var.flag, n = var.n,
+  content = jsonencode({values = [VALUES], tags = var.tags, labels = var.labels, flag = var.flag, n = var.n,
                         winner = var.winner})
   target  = "${path.root}/out.json"
 }
 build {
   sources = ["source.file.out"]
 }
-""" % ", ".join(f"var.{n}" for n in names)
+""".replace("VALUES", ", ".join(f"var.{n}" for n in names))
     root = tmp_path / "proj"
     write(root / "tpl" / "t.pkr.hcl", template)
     write(root / "tpl" / "a.auto.pkrvars.hcl", 'winner = "auto file"\n')
