@@ -73,7 +73,7 @@ build {
       "printf 'raw %s|%s|%s|%s|%s\\\\n' \\"$A\\" \\"$B\\" \\"$C\\" \\"$D\\" \\"$E\\"",
       "printf 'json %s\\\\n' \\"$J\\"",
       "printf 'file=${var.file_pw} env=${var.env_pw}\\\\n'",
-      "stat -c '%a %n' \\"$TMPDIR\\"/* > \\"$PROBE/tmpdir.txt\\"",
+      "stat -c '%a %n' \\"$TMPDIR\\" \\"$TMPDIR\\"/* > \\"$PROBE/tmpdir.txt\\"",
       "env | grep -c '^PKR_VAR_' > \\"$PROBE/pkr_var_count.txt\\" || true",
       "p=$$; while [ \\"$p\\" -gt 1 ]; do tr '\\\\0' ' ' < /proc/$p/cmdline; echo; p=$(awk '{print $4}' /proc/$p/stat); done > \\"$PROBE/cmdlines.txt\\"",
     ]
@@ -150,7 +150,7 @@ def test_canaries_given_every_way_never_reach_what_the_wrapper_keeps(
     # The var file existed while Packer ran, 0600 in the attempt's private folder; it is gone now.
     modes = dict(reversed(line.split(" ", 1)) for line in (probe / "tmpdir.txt").read_text().splitlines())
     (var_file,) = [p for p in modes if p.endswith("/hybridcore.pkrvars.hcl")]
-    assert modes[var_file] == "600"
+    assert modes[var_file] == "600" and modes[str(Path(var_file).parent)] == "700"
     assert not Path(var_file).exists() and not Path(var_file).parent.exists()
     assert (probe / "pkr_var_count.txt").read_text().strip() == "0"  # nothing went through PKR_VAR_
 
