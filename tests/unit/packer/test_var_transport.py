@@ -423,3 +423,28 @@ def test_raw_lines_go_to_the_parser_only_and_every_sink_gets_them_redacted(tmp_p
                                 ("stdout", "id,<redacted>")]
     assert (tmp_path / "o").read_text() == "id,<redacted>\nboom <redacted>\n"
     assert "null" not in outcome.stdout + outcome.stderr + (tmp_path / "e").read_text()
+
+
+@pytest.mark.parametrize("text", [
+    'pw = "plain"\n', 'pw="no spaces"\r\n', '  pw   =   "esc \\" \\\\ \\n \\t \\u00e9 \\U0001F600 \\\\u0041"  \n',
+    'other = "x"\npw = "last"\n',
+])
+def test_simple_var_files_are_read_without_the_parser_and_agree_with_it(
+        text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridcore.packer import planvars
+
+    full = planvars.parse_var_file(text, json_syntax=False)
+    assert full is not None
+    monkeypatch.setitem(__import__("sys").modules, "hcl2", None)  # the fast path must not import it
+    fast = planvars.parse_var_file(text, json_syntax=False, names={"pw"})
+    assert fast == {"pw": full["pw"]}
+
+
+@pytest.mark.parametrize("text", [
+    'pw = <<EOT\nheredoc-secret\nEOT\n', 'pw = "a" # comment\n', 'pw = "${"x"}"\n', '# pw is set in CI\npw = "v"\n',
+    'pw = "bad \\q escape"\n', 'other = "mentions pw"\n',
+])
+def test_anything_else_naming_a_secret_goes_to_the_parser(text: str) -> None:
+    from hybridcore.packer.planvars import _simple_assignments
+
+    assert _simple_assignments(text, {"pw"}) is None
