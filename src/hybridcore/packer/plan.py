@@ -120,12 +120,14 @@ def plan_target(
     try:
         info = analyze(target.template, cache_dir=project.state_dir / "parsed")
     except TemplateError as exc:
-        if kind != "validate":
-            raise
-        # Let Packer show its own diagnostics (it may read what python-hcl2 cannot, e.g. a UTF-8
-        # BOM); without variable metadata every value given is redacted (planvars: fail closed).
+        if kind != "validate" and project.strict:
+            raise TemplateError(f"{exc.message}; [build] strict = true refuses a build whose inputs cannot "
+                                "all be hashed", hint="fix the template so it can be read, or drop strict") from None
+        # Packer may read what python-hcl2 cannot (a UTF-8 BOM) and shows its own diagnostics
+        # otherwise; without variable metadata every value given is redacted (planvars: fail closed).
         info = unparsed(target.template)
-        parse_warning: str | None = f"{target.name}: {exc.message}"
+        parse_warning: str | None = f"{target.name}: {exc.message}" + (
+            "" if kind == "validate" else "; the files its provisioners and sources read are not hashed for drift")
     else:
         parse_warning = None
     template_requires(packer.version, info.required_version, target.template)

@@ -87,8 +87,7 @@ def plan_vars(
     secret_names = declared if parsed else declared | set(values)
     for name in sorted(declared & set(values)):
         if name in target.secrets and name not in (given or {}):
-            check_secret(name, values[name], what=f"secret variable (read from {target.secrets[name]})",
-                         error=ConfigError)
+            check_secret(name, values[name], via=f"read from {target.secrets[name]}", error=ConfigError)
         else:
             check_secret(name, values[name])
     plain = {n: render_value(v) for n, v in sorted(values.items()) if n not in secret_names}
@@ -247,7 +246,7 @@ def _var_file_secrets(files: Sequence[Path], declared: set[str], parsed: bool, k
                                     "'provisioners' key instead")
         for name, value in data.items():
             if name in declared:
-                check_secret(name, value, what=f"secret variable (set in {path.name})")
+                check_secret(name, value, via=f"set in {path.name}")
             if name in declared or not parsed:
                 texts |= {_unescape_template(t) for t in secret_texts(value)} | secret_texts(value)
     return texts
@@ -264,15 +263,15 @@ def _env_secrets(info: TemplateInfo, declared: set[str], parsed: bool, base_env:
     texts: set[str] = set()
     for var in info.variables.values():
         if var.sensitive and var.env_default and base_env.get(var.env_default):
-            check_secret(var.env_default, base_env[var.env_default],
-                         what="environment variable (read by a sensitive variable)")
+            check_secret(var.name, base_env[var.env_default], what="sensitive variable",
+                         via=f"its default reads {var.env_default}")
             texts.add(base_env[var.env_default])
     for key, value in base_env.items():
         name = key.removeprefix("PKR_VAR_")
         if name == key or not value:
             continue
         if name in declared:
-            check_secret(key, value, what="environment variable (sets a secret variable)")
+            check_secret(name, value, via=f"from {key}")
         if name in declared or not parsed:
             texts.add(value)
     return texts

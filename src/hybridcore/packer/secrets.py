@@ -105,18 +105,19 @@ class SplitVars:
     secret: Mapping[str, str]
 
 
-def check_secret(name: str, value: Any, *, what: str = "secret variable",
+def check_secret(name: str, value: Any, *, what: str = "secret variable", via: str = "",
                  error: type[HybridcoreError] = MalformedVar) -> None:
     """Refuse a declared secret that is non-empty but too short to redact.
 
     Whitespace does not count: Packer trims it from the ends of lines, so " ab " would be printed as
-    "ab". The message gives the name and the length, never the value."""
+    "ab". The message gives the name, where the value came from (``via``) and the length, never the
+    value."""
     text = render_value(value)
     core = len(text.strip())
     if text and core < MIN_SECRET_LEN:
         raise error(
-            f"{what} {name!r} has {core} non-blank character{'s' * (core != 1)}; a secret needs at least "
-            f"{MIN_SECRET_LEN}",
+            f"{what} {name!r}{f' ({via})' if via else ''} has {core} non-blank character{'s' * (core != 1)}; "
+            f"a secret needs at least {MIN_SECRET_LEN}",
             hint=f"a value this short cannot be redacted without mangling every log line that contains "
                  f"it; use a secret of {MIN_SECRET_LEN}+ characters, or pass the value as a plain "
                  "variable if it is not secret",

@@ -294,7 +294,7 @@ def test_environment_values_behind_sensitive_variables_are_secrets(tmp_path: Pat
         _plan(root, env={"PKR_VAR_pw": "abc"})
 
 
-def test_unreadable_template_fails_closed_on_validate(tmp_path: Path) -> None:
+def test_unreadable_template_fails_closed(tmp_path: Path) -> None:
     # Packer reads a UTF-8 BOM; python-hcl2 does not: which variables are sensitive is unknown.
     root = _project(tmp_path, 'vars = { name = "toml-plain-value" }\n', template="\ufeff" + TEMPLATE)
     (root / "v.pkrvars.hcl").write_text('labels = { k = "var-file-value" }\n')
@@ -306,8 +306,13 @@ def test_unreadable_template_fails_closed_on_validate(tmp_path: Path) -> None:
     assert any("every value given is treated as secret" in w for w in plan.warnings)
     assert any("1 given value shorter than 4" in w for w in plan.warnings)
     assert plan.var_file is not None and not any("value" in a for a in plan.argv)
-    with pytest.raises(TemplateError):
-        _plan(root, "build", vars_={"tags": '["api-list-value"]'})
+    # A build runs too (Packer reads the template), saying what drift cannot see; strict refuses it.
+    built = _plan(root, "build", vars_={"tags": '["api-list-value"]'})
+    assert "api-list-value" not in built.redactor('"api-list-value"')
+    assert any("not hashed for drift" in w for w in built.warnings)
+    (root / "hybridcore.toml").write_text('[targets.t]\ntemplate = "tpl"\n\n[build]\nstrict = true\n')
+    with pytest.raises(TemplateError, match="strict"):
+        _plan(root, "build")
 
 
 def test_legacy_json_template_takes_secrets_through_its_var_file(tmp_path: Path) -> None:
