@@ -204,9 +204,12 @@ def _value_texts(value: Any) -> set[str]:
     raw = value.reveal() if isinstance(value, Secret) else value
     texts = secret_texts(value)
     if isinstance(raw, str) and raw.strip()[:1] in ("[", "{"):
-        parsed = parse_var_file(f"v = {raw.strip()}\n", json_syntax=False)
-        if parsed is not None and "v" in parsed:
-            texts |= {_unescape_template(t) for t in secret_texts(parsed["v"])}
+        try:
+            texts |= secret_texts(json.loads(raw))
+        except ValueError:  # an HCL expression ({k = "v"}): the parser is slower, so only then
+            parsed = parse_var_file(f"v = {raw.strip()}\n", json_syntax=False)
+            if parsed is not None and "v" in parsed:
+                texts |= {_unescape_template(t) for t in secret_texts(parsed["v"])}
     return texts
 
 
