@@ -120,3 +120,74 @@ def test_a_failing_child_exited_and_the_caller_judges_its_code(tmp_path: Path) -
     out = run(_req(tmp_path, "import sys; print('Error: no'); sys.exit(3)"))
     assert (out.ending, out.exit_code, out.signals) == ("exited", 3, ())
     assert out.stdout == "Error: no\n"
+
+
+def test_lines_are_split_like_readline_crlf_blank_and_unterminated(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    code = "import sys\nsys.stdout.write('a\\r\\n\\nb\\r\\r\\nlast')\n"
+    out = run(_req(tmp_path, code, on_line=lambda stream, line: seen.append((stream, line))))
+    assert seen == [("stdout", "a"), ("stdout", ""), ("stdout", "b"), ("stdout", "last")]
+    assert (tmp_path / "out.log").read_text() == "a\n\nb\nlast\n"
+    assert out.stdout == "a\n\nb\nlast\n"
+
+
+def test_a_line_longer_than_the_chunk_arrives_in_pieces(tmp_path: Path) -> None:
+    # 2.5 MiB without a newline: memory must not grow with it; it arrives as 1 MiB pieces.
+    code = "import sys\nsys.stdout.write('y' * (5 << 19))\nsys.stdout.write('\\nend\\n')\n"
+    sizes: list[int] = []
+    out = run(_req(tmp_path, code, on_line=lambda stream, line: sizes.append(len(line))))
+    assert sizes == [1 << 20, 1 << 20, 1 << 19, 3]
+    assert out.exit_code == 0
+    assert (tmp_path / "out.log").stat().st_size == (5 << 19) + 3 + len("end\n")  # each piece got a "\n"
+
+
+def test_a_multibyte_character_split_across_reads_survives(tmp_path: Path) -> None:
+    # The child writes "é" one byte at a time with a flush in between: lines are decoded whole.
+    code = ("import sys\nb='\\u00e9'.encode()\nsys.stdout.buffer.write(b[:1]); sys.stdout.flush()\n"
+            "import time; time.sleep(0.05)\nsys.stdout.buffer.write(b[1:] + b'\\n')\n")
+    out = run(_req(tmp_path, code))
+    assert out.stdout == "é\n"
+
+
+def test_redaction_sees_whole_lines(tmp_path: Path) -> None:
+    # A secret written in two pieces with a pause between must still be caught: the reader redacts lines,
+    # not whatever one read() returned.
+    code = ("import sys,time\nsys.stdout.write('tok=swo'); sys.stdout.flush(); time.sleep(0.05)\n"
+            "sys.stdout.write('rdfish\\n')\n")
+    out = run(_req(tmp_path, code, redact=lambda s: s.replace("swordfish", "<redacted>")))
+    assert out.stdout == "tok=<redacted>\n"
+    assert (tmp_path / "out.log").read_text() == "tok=<redacted>\n"
+
+
+def test_without_pidfd_the_waitpid_thread_notices_the_exit(tmp_path: Path, monkeypatch: Any) -> None:
+    # Kernels before 5.3 (and non-Linux systems) have no pidfd_open: a thread blocked in waitpid stands in.
+    def no_pidfd(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    out = run(_req(tmp_path, "import sys; print('hi'); sys.exit(4)"))
+    assert (out.ending, out.exit_code, out.stdout) == ("exited", 4, "hi\n")
+    out = run(_req(tmp_path, "import time; time.sleep(60)", timeout=0.3, interrupt_grace=5))
+    assert (out.ending, out.signals, out.exit_code) == ("timeout", ("SIGINT",), -2)
+
+
+def test_the_exit_watch_wakes_when_the_child_exits_not_at_its_timeout(tmp_path: Path) -> None:
+    import subprocess
+
+    from hybridcore.packer.process import _ExitWatch
+
+    proc = subprocess.Popen([PY, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    watch = _ExitWatch(proc)
+    try:
+        assert not watch.wait(0.05)  # still running: the wait times out
+        assert proc.stdin is not None
+        proc.stdin.close()  # the child reads EOF and exits
+        t0 = __import__("time").monotonic()
+        assert watch.wait(600)
+        assert __import__("time").monotonic() - t0 < 60  # woke on the exit, not after 600 s
+        assert proc.returncode == 0
+        assert watch.wait(0)  # and stays exited
+    finally:
+        watch.close()
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,97 @@
+"""Start-up figures: ``validate`` vs bare ``packer validate``, ``--version``, warm ``drift`` over ``--version``.
+
+All measured side by side (interleaved rounds, medians) on one small project whose template has a
+shell-local provisioner. Targets (issue 14): validate <= 1.5x bare Packer (aim 1.2x); ``--version``
+<= 60 ms; warm no-change ``drift`` <= 150 ms over ``--version`` (aim 50 ms).
+Usage: python bench/startup.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    HC,
+    bench_env,
+    describe,
+    header,
+    interleave,
+    paired_diff,
+    paired_ratio,
+    run,
+    summary,
+    verdict,
+)
+
+TEMPLATE = """\
+variable "region" {
+  type    = string
+  default = "dc1"
+}
+
+source "null" "bench" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.bench"]
+
+  provisioner "shell-local" {
+    inline = ["echo ${var.region}"]
+  }
+}
+"""
+
+
+def make_project(root: Path) -> Path:
+    (root / "templates" / "bench").mkdir(parents=True)
+    (root / "templates" / "bench" / "bench.pkr.hcl").write_text(TEMPLATE)
+    (root / "hybridcore.toml").write_text('[targets.bench]\ntemplate = "templates/bench"\n'
+                                          'vars = { region = "dc1" }\n')
+    return root
+
+
+def measure(rounds: int) -> None:
+    header("start-up: validate vs bare packer validate, --version, warm drift")
+    packer = shutil.which("packer")
+    assert packer, "packer not on PATH"
+    env = bench_env()
+    with tempfile.TemporaryDirectory(prefix="hc-bench-startup-") as tmp:
+        root = make_project(Path(tmp))
+        tdir = root / "templates" / "bench"
+        series = interleave({
+            "bare packer validate": lambda: run([packer, "validate", "-var", "region=dc1", "."], cwd=tdir, env=env),
+            "hybridcore-packer validate": lambda: run([HC, "validate", "bench"], cwd=root, env=env),
+            "hybridcore-packer --version": lambda: run([HC, "--version"], cwd=root, env=env),
+            "hybridcore-packer drift (warm, no change)": lambda: run([HC, "drift", "bench"], cwd=root, env=env),
+            "python -c pass (the floor)": lambda: run([sys.executable, "-c", "pass"], cwd=root, env=env),
+        }, rounds, warmup=2)
+    for s in series.values():
+        print("   " + describe(s))
+    bare, val = series["bare packer validate"], series["hybridcore-packer validate"]
+    version, drift = series["hybridcore-packer --version"], series["hybridcore-packer drift (warm, no change)"]
+    ratio = paired_ratio(val, bare)
+    print(f"   validate cpu ratio: {paired_ratio(val, bare, 'cpu'):.2f}x")
+    verdict("validate / bare packer validate (wall)", f"{ratio:.2f}x", ratio <= 1.5, "<= 1.5x, aim 1.2x")
+    v = version.median("wall") * 1e3
+    verdict("--version (wall)", f"{v:.0f} ms", v <= 60, "<= 60 ms")
+    d = paired_diff(drift, version) * 1e3
+    verdict("warm drift - --version (wall)", f"{d:.0f} ms", d <= 150, "<= 150 ms, aim 50 ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=11)
+    args = parser.parse_args()
+    measure(args.rounds)
+    return 0 if summary() else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
