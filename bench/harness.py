@@ -32,6 +32,18 @@ def bench_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def variants(compare: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``--compare LABEL=SRC``: extra wrapper runs importing hybridcore from SRC (a copy of ``src/``,
+    e.g. an older commit's or a prototype), measured in the same interleaved rounds as this tree."""
+    out: dict[str, dict[str, str]] = {"": {}}
+    for item in compare:
+        label, _, src = item.partition("=")
+        if not src:
+            raise SystemExit(f"--compare wants LABEL=SRC_DIR, got {item!r}")
+        out[f" [{label}]"] = {"PYTHONPATH": str(Path(src).resolve())}
+    return out
+
+
 def header(title: str) -> None:
     print(f"== {title}")
     print(f"   cpus {os.cpu_count()} · loadavg {' '.join(f'{x:.2f}' for x in os.getloadavg())} · "

@@ -20,7 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HC, Sample, bench_env, describe, header, interleave, paired_ratio, run, summary, verdict
+from harness import (
+    HC,
+    Sample,
+    bench_env,
+    describe,
+    header,
+    interleave,
+    paired_ratio,
+    run,
+    summary,
+    variants,
+    verdict,
+)
 
 TEMPLATE = """\
 variable "lines" {
@@ -66,7 +78,7 @@ def _to_file(argv: list[str], cwd: Path, env: dict[str, str], out: Path) -> Samp
         return run(argv, cwd=cwd, env=env, stdout=fh.fileno())
 
 
-def measure(rounds: int, sizes: list[int]) -> None:
+def measure(rounds: int, sizes: list[int], compare: list[str] | None = None) -> None:
     header(f"streaming: a null build printing {', '.join(f'{n:,}' for n in sizes)} lines, wrapper vs bare Packer")
     packer = shutil.which("packer")
     assert packer, "packer not on PATH"
@@ -87,19 +99,25 @@ def measure(rounds: int, sizes: list[int]) -> None:
                 return _to_file([packer, "build", "-machine-readable", "-var", f"lines={n}", "."], tdir, bare_env,
                                 logs / "stdout.txt")
 
-            def wrapped(n: int = n) -> Sample:
-                return _to_file([HC, "build", _target(n)], root, env, Path(tmp) / "hc-stdout.txt")
+            runs = {f"bare packer build ({n:,} lines)": bare}
+            for label, extra in variants(compare or []).items():
+                def wrapped(n: int = n, extra: dict[str, str] = extra) -> Sample:
+                    return _to_file([HC, "build", _target(n)], root, {**env, **extra}, Path(tmp) / "hc-stdout.txt")
 
-            series = interleave({f"bare packer build ({n:,} lines)": bare,
-                                 f"hybridcore-packer build ({n:,} lines)": wrapped}, rounds, warmup=0)
-            b, w = series.values()
+                runs[f"hybridcore-packer build ({n:,} lines){label}"] = wrapped
+            series = interleave(runs, rounds, warmup=0)
+            b, *wrappers = series.values()
             print("   " + describe(b))
-            print("   " + describe(w))
-            ratio = paired_ratio(w, b)
-            per_line = (w.median("cpu") - b.median("cpu")) / n * 1e6
-            print(f"   cpu ratio {paired_ratio(w, b, 'cpu'):.2f}x; wrapper cpu per line {per_line:.0f} µs")
-            verdict(f"stream {n:,} lines / bare packer (wall)", f"{ratio:.2f}x", ratio <= 1.2, "<= 1.2x")
-            peaks[n] = w.median("own_rss_kib")
+            for w in wrappers:
+                print("   " + describe(w))
+                ratio = paired_ratio(w, b)
+                per_line = (w.median("cpu") - b.median("cpu")) / n * 1e6
+                print(f"   cpu ratio {paired_ratio(w, b, 'cpu'):.2f}x; wrapper cpu per line {per_line:.0f} µs")
+                if w is wrappers[0]:
+                    verdict(f"stream {n:,} lines / bare packer (wall)", f"{ratio:.2f}x", ratio <= 1.2, "<= 1.2x")
+                    peaks[n] = w.median("own_rss_kib")
+                else:
+                    print(f"   >> {w.name} / bare packer (wall): {ratio:.2f}x")
         if len(sizes) >= 2:
             small, big = min(sizes), max(sizes)
             growth = peaks[big] / peaks[small]
@@ -111,8 +129,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="10000,50000")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=SRC",
+                        help="also measure hybridcore imported from SRC (a copy of src/), side by side")
     args = parser.parse_args()
-    measure(args.rounds, [int(x) for x in args.sizes.split(",")])
+    measure(args.rounds, [int(x) for x in args.sizes.split(",")], args.compare)
     return 0 if summary() else 1
 
 
