@@ -12,12 +12,14 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
     HC,
+    Sample,
     bench_env,
     describe,
     header,
@@ -26,6 +28,7 @@ from harness import (
     paired_ratio,
     run,
     summary,
+    variants,
     verdict,
 )
 
@@ -57,7 +60,7 @@ def make_project(root: Path) -> Path:
     return root
 
 
-def measure(rounds: int) -> None:
+def measure(rounds: int, compare: list[str] | None = None) -> None:
     header("start-up: validate vs bare packer validate, --version, warm drift")
     packer = shutil.which("packer")
     assert packer, "packer not on PATH"
@@ -65,31 +68,43 @@ def measure(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="hc-bench-startup-") as tmp:
         root = make_project(Path(tmp))
         tdir = root / "templates" / "bench"
-        series = interleave({
-            "bare packer validate": lambda: run([packer, "validate", "-var", "region=dc1", "."], cwd=tdir, env=env),
-            "hybridcore-packer validate": lambda: run([HC, "validate", "bench"], cwd=root, env=env),
-            "hybridcore-packer --version": lambda: run([HC, "--version"], cwd=root, env=env),
-            "hybridcore-packer drift (warm, no change)": lambda: run([HC, "drift", "bench"], cwd=root, env=env),
+        runs: dict[str, Callable[[], Sample]] = {
             "python -c pass (the floor)": lambda: run([sys.executable, "-c", "pass"], cwd=root, env=env),
-        }, rounds, warmup=2)
+            "bare packer validate": lambda: run([packer, "validate", "-var", "region=dc1", "."], cwd=tdir, env=env),
+        }
+        for label, extra in variants(compare or []).items():
+            e = {**env, **extra}
+            runs[f"hybridcore-packer validate{label}"] = lambda e=e: run([HC, "validate", "bench"], cwd=root, env=e)
+            runs[f"hybridcore-packer --version{label}"] = lambda e=e: run([HC, "--version"], cwd=root, env=e)
+            runs[f"hybridcore-packer drift (warm, no change){label}"] = (
+                lambda e=e: run([HC, "drift", "bench"], cwd=root, env=e))
+        series = interleave(runs, rounds, warmup=2)
     for s in series.values():
         print("   " + describe(s))
-    bare, val = series["bare packer validate"], series["hybridcore-packer validate"]
-    version, drift = series["hybridcore-packer --version"], series["hybridcore-packer drift (warm, no change)"]
-    ratio = paired_ratio(val, bare)
-    print(f"   validate cpu ratio: {paired_ratio(val, bare, 'cpu'):.2f}x")
-    verdict("validate / bare packer validate (wall)", f"{ratio:.2f}x", ratio <= 1.5, "<= 1.5x, aim 1.2x")
-    v = version.median("wall") * 1e3
-    verdict("--version (wall)", f"{v:.0f} ms", v <= 60, "<= 60 ms")
-    d = paired_diff(drift, version) * 1e3
-    verdict("warm drift - --version (wall)", f"{d:.0f} ms", d <= 150, "<= 150 ms, aim 50 ms")
+    bare = series["bare packer validate"]
+    for label in variants(compare or []):
+        val, version = series[f"hybridcore-packer validate{label}"], series[f"hybridcore-packer --version{label}"]
+        drift = series[f"hybridcore-packer drift (warm, no change){label}"]
+        ratio = paired_ratio(val, bare)
+        v = version.median("wall") * 1e3
+        d = paired_diff(drift, version) * 1e3
+        print(f"   validate cpu ratio{label}: {paired_ratio(val, bare, 'cpu'):.2f}x; "
+              f"wrapper cpu over bare packer: {(val.median('cpu') - bare.median('cpu')) * 1e3:.0f} ms")
+        if label:
+            print(f"   >>{label} validate {ratio:.2f}x · --version {v:.0f} ms · warm drift - --version {d:.0f} ms")
+            continue
+        verdict("validate / bare packer validate (wall)", f"{ratio:.2f}x", ratio <= 1.5, "<= 1.5x, aim 1.2x")
+        verdict("--version (wall)", f"{v:.0f} ms", v <= 60, "<= 60 ms")
+        verdict("warm drift - --version (wall)", f"{d:.0f} ms", d <= 150, "<= 150 ms, aim 50 ms")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=SRC",
+                        help="also measure hybridcore imported from SRC (a copy of src/), side by side")
     args = parser.parse_args()
-    measure(args.rounds)
+    measure(args.rounds, args.compare)
     return 0 if summary() else 1
 
 

@@ -77,6 +77,7 @@ class ProcessRequest:
     cancel: Cancel = field(default_factory=Cancel)
     fifo_log: FifoLog | None = None
     append: bool = False            # append to the log files (several commands of one step)
+    on_start: Callable[[int], None] | None = None   # called with the pid once the child runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,11 @@ def run(req: ProcessRequest) -> ProcessOutcome:
     ]
     for t in readers:
         t.start()
+    if req.on_start is not None:
+        try:
+            req.on_start(proc.pid)
+        except Exception:  # a broken hook must not leave the child unwatched
+            log.exception("on_start hook failed")
     deadline = None if req.timeout is None else time.monotonic() + req.timeout
     watch = _ExitWatch(proc)
     try:

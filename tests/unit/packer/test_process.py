@@ -191,3 +191,26 @@ def test_the_exit_watch_wakes_when_the_child_exits_not_at_its_timeout(tmp_path: 
         watch.close()
         proc.kill()
         proc.wait()
+
+
+def test_on_start_gets_the_pid_while_the_child_runs(tmp_path: Path) -> None:
+    # The child waits for the hook's marker, so the hook provably ran while it was alive.
+    gate = tmp_path / "gate"
+    code = (f"import os,time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)\n"
+            f"print(os.getpid())\n")
+    pids: list[int] = []
+
+    def on_start(pid: int) -> None:
+        pids.append(pid)
+        gate.write_text("go")
+
+    out = run(_req(tmp_path, code, on_start=on_start, timeout=30))
+    assert out.ending == "exited" and pids == [out.pid] and out.stdout == f"{out.pid}\n"
+
+
+def test_a_failing_on_start_hook_does_not_lose_the_child(tmp_path: Path) -> None:
+    def on_start(pid: int) -> None:
+        raise RuntimeError("hook broke")
+
+    out = run(_req(tmp_path, "print('still here')", on_start=on_start))
+    assert (out.ending, out.exit_code, out.stdout) == ("exited", 0, "still here\n")
