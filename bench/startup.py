@@ -9,7 +9,6 @@ Usage: python bench/startup.py [--rounds N]
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -19,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
     HC,
+    PACKER,
     Sample,
     bench_env,
     describe,
@@ -62,7 +62,7 @@ def make_project(root: Path) -> Path:
 
 def measure(rounds: int, compare: list[str] | None = None) -> None:
     header("start-up: validate vs bare packer validate, --version, warm drift")
-    packer = shutil.which("packer")
+    packer = PACKER
     assert packer, "packer not on PATH"
     env = bench_env()
     with tempfile.TemporaryDirectory(prefix="hc-bench-startup-") as tmp:
