@@ -46,6 +46,7 @@ faults: deps venv
 bench: venv
 	$(BIN)/python bench/state_stress.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/state_pg.py
 	BENCH_NICE=$(BENCH_NICE) $(BIN)/python bench/all.py
 
 schemas: venv
