@@ -47,6 +47,7 @@ class DownloadProgress:
         self.renderer = renderer
         self.total = total
         self.done = 0
+        self.updates = 0                     # on_progress calls so far
         self.ok: bool | None = None          # None while running
         self._clock = clock
         self._window = window
@@ -64,17 +65,21 @@ class DownloadProgress:
             self._samples.clear()
         self.now = self._clock()
         self.done = done
+        self.updates += 1
         self._samples.append((self.now, done))
         while len(self._samples) > 2 and self.now - self._samples[1][0] >= self._window:
             self._samples.popleft()
         self.renderer.show(self)
 
     def close(self, ok: bool = True) -> None:
+        """End it. Nothing is drawn or sent if no byte was ever reported (a cache hit downloads nothing;
+        a download that failed before its first byte is reported by the cache's own error)."""
         if self.ok is not None:
             return
         self.ok = ok
         self.now = self._clock()
-        self.renderer.close(self)
+        if self.updates:
+            self.renderer.close(self)
 
     def __enter__(self) -> DownloadProgress:
         return self

@@ -195,6 +195,24 @@ def test_the_factory_picks_a_bar_on_a_terminal_and_events_otherwise() -> None:
     assert silent.done == 10 and silent.ok is True and rec.events == []
 
 
+def test_a_cache_hit_reports_nothing(tmp_path: Path) -> None:
+    served = tmp_path / "www"
+    served.mkdir()
+    payload = b"cached image" * 100
+    (served / "disk.img").write_bytes(payload)
+    rec = Recorder()
+    with serve_directory(served) as server:
+        d = Download(urls=(server.url_for("disk.img"),), checksum="sha256:" + hashlib.sha256(payload).hexdigest())
+        cache = SharedCache(tmp_path / "cache")
+        with download_progress("disk.img", emit=rec, interval=0.0) as first:
+            cache.ensure(d, on_progress=first)
+        sent = len(rec.events)
+        with download_progress("disk.img", emit=rec, interval=0.0) as second:
+            cache.ensure(d, on_progress=second)  # verified entry already there: no download
+    assert sent >= 2 and rec.events[sent - 1]["bytes"] == len(payload)
+    assert len(rec.events) == sent and second.updates == 0 and second.ok is True
+
+
 def test_human_formats() -> None:
     assert [human_bytes(n) for n in (999, 1000, 1_500_000, 2.5e12)] == ["999 B", "1.0 kB", "1.5 MB", "2.5 TB"]
     assert [human_eta(s) for s in (None, 0, 59.6, 3725)] == ["-:--:--", "0:00:00", "0:01:00", "1:02:05"]
