@@ -35,10 +35,8 @@ def assert_drift(project: Project, named: str, env: Mapping[str, str] | None = N
 
 
 @pytest.mark.parametrize("how", [
-    pytest.param("cli-var", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: build --var hybridcore_provisioners=[...] runs an unvalidated script")),
-    pytest.param("var-file", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: hybridcore_provisioners from a var file is accepted")),
+    "cli-var",
+    "var-file",
     pytest.param("auto-var-file", marks=pytest.mark.xfail(
         strict=True, reason="issue 10: hybridcore_provisioners from an auto var file is accepted")),
 ])

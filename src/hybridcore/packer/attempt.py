@@ -32,6 +32,7 @@ from hybridcore.packer.process import run as run_process
 from hybridcore.packer.secrets import PACKER_IDENTIFIERS, prepare_env
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for
+from hybridcore.packer.varfile import remove_var_file, var_file_path, write_var_file
 
 # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
@@ -72,24 +73,35 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         cache_dir, shared = _cache_view(s, plan, run_dir)
     fifo = FifoLog(fifo=run_dir / "packer.log.fifo", dest=run_dir / "packer.log")
     prepared = prepare_env(os.environ, hybridcore_env=s.env, log_path=fifo.fifo, tmpdir=tmpdir,
-                           secret_vars=plan.split.secret, cache_dir=cache_dir)
+                           cache_dir=cache_dir)
     redact = plan.redactor
-    atomic_write_json(run_dir / "command.json", redact.value({
+    # Every given value goes in the one file that holds secrets: 0600 in the 0700 temp folder, written
+    # just before Packer starts and removed whatever happens (after a crash, the abandoned-run sweep
+    # removes the folder, whose path command.json records).
+    var_file = var_file_path(tmpdir, plan.var_file) if plan.var_file is not None else None
+    argvs = plan.argvs_for(var_file)
+    atomic_write_json(run_dir / "command.json", redact.redact_record({
         "command_id": s.command_id, "kind": s.kind, "target": target.name, "attempt": n,
-        "argv": [list(a) for a in plan.argvs] if len(plan.argvs) > 1 else list(plan.argv),
-        "cwd": str(plan.cwd), "env_set": list(prepared.set_names), "env": s.env,
+        "argv": [list(a) for a in argvs] if len(argvs) > 1 else list(argvs[-1]),
+        "cwd": str(plan.cwd), "tmpdir": str(tmpdir), "env_set": list(prepared.set_names), "env": s.env,
         "packer": {"path": s.packer.path, "version": s.packer.version},
         "hybridcore_version": __version__, "started_at": now_iso(),
     }))
-    s.events.event(target.name, "start", attempt=n, argv=redact.value(list(plan.argv)), run_dir=str(run_dir))
+    s.events.event(target.name, "start", attempt=n, argv=redact.redact_record(list(plan.argv)),
+                   run_dir=str(run_dir))
     s.notify(target.name, "event", f"start:{n}")
     collector = ArtifactCollector()
 
-    def on_line(stream: str, line: str) -> None:
-        if stream == "stdout" and s.kind == "build":
-            ml = parse_line(line)
+    def on_raw_line(stream: str, raw: str) -> None:
+        # Parse first, redact what is stored: the collector keeps Packer's identifiers as printed
+        # (a secret equal to "null" or "file" must not become builder_type); records, manifests and
+        # events redact its values (redact_record with keep=PACKER_IDENTIFIERS).
+        if stream == "stdout":
+            ml = parse_line(raw)
             if ml is not None:
                 collector.feed(ml)
+
+    def on_line(stream: str, line: str) -> None:
         with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (process._Sink)
             s.events.line(target.name, stream, line)
         s.notify(target.name, stream, line)
@@ -100,22 +112,27 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
     timeout = s.timeout_for(target.timeout)
     steps: list[ProcessOutcome] = []
     packer_code = 0
-    for i, argv in enumerate(plan.argvs):
-        if s.cancel.interrupt.is_set() and steps:
-            break
-        step = run_process(ProcessRequest(
-            argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
-            stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line, timeout=timeout,
-            interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
-            fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
-        ))
-        steps.append(step)
-        if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
-            packer_code = step.exit_code  # a real failure outranks "unformatted" from an earlier folder
-        if step.ending != "exited":
-            break
-        if step.exit_code != 0 and s.kind != "fmt":
-            break  # `packer init` failed: the main command would only fail again
+    try:
+        write_var_file(tmpdir, plan.var_file)
+        for i, argv in enumerate(argvs):
+            if s.cancel.interrupt.is_set() and steps:
+                break
+            step = run_process(ProcessRequest(
+                argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
+                stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line,
+                on_raw_line=on_raw_line if s.kind == "build" else None, timeout=timeout,
+                interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
+                fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
+            ))
+            steps.append(step)
+            if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
+                packer_code = step.exit_code  # a real failure outranks "unformatted" from an earlier folder
+            if step.ending != "exited":
+                break
+            if step.exit_code != 0 and s.kind != "fmt":
+                break  # `packer init` failed: the main command would only fail again
+    finally:
+        remove_var_file(var_file)
     outcome = steps[0] if len(steps) == 1 else _merge(steps)
     shutil.rmtree(tmpdir, ignore_errors=True)
     if shared:

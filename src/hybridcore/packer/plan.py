@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hybridcore.errors import ConfigError, MalformedVar, TemplateError, TemplateNotFound
+from hybridcore.errors import ConfigError, TemplateError, TemplateNotFound
 from hybridcore.packer import argv as argmod
 from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
-from hybridcore.packer.secrets import Redactor, Secret, SplitVars, secret_values, split_vars
+from hybridcore.packer.planvars import INJECTED, plan_vars
+from hybridcore.packer.secrets import Redactor, SplitVars, env_redactor
 from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
+from hybridcore.packer.varfile import PLACEHOLDER_DIR, GeneratedVarFile, var_file_path
 
 Kind = Literal["fmt", "validate", "build"]
-# Variables the wrapper injects when a template declares them; excluded from fingerprints because they
-# describe the run, not the image.
-INJECTED = ("hybridcore_provisioners", "hybridcore_env")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -40,11 +39,20 @@ class TargetPlan:
     provisioners: tuple[Path, ...]       # explicit (argument + config), absolute
     warnings: tuple[str, ...] = ()
     secret_names: frozenset[str] = field(default_factory=frozenset)
+    var_file: GeneratedVarFile | None = None  # every given value; written per attempt (varfile.py)
 
     @property
     def argv(self) -> tuple[str, ...]:
-        """The main command (after ``packer init``, when that runs first)."""
+        """The main command (after ``packer init``, when that runs first). The generated var file
+        shows as ``$TMPDIR/<name>``: it exists only in a running attempt's temp folder."""
         return self.argvs[-1]
+
+    def argvs_for(self, var_file: Path | None) -> tuple[tuple[str, ...], ...]:
+        """The argvs to run, with the generated var file at ``var_file`` (where the attempt wrote it)."""
+        if self.var_file is None or var_file is None:
+            return self.argvs
+        shown = f"-var-file={var_file_path(PLACEHOLDER_DIR, self.var_file)}"
+        return tuple(tuple(f"-var-file={var_file}" if a == shown else a for a in argv) for argv in self.argvs)
 
     @property
     def command_line(self) -> str:
@@ -81,15 +89,6 @@ def _existing(paths: Sequence[Path | str], what: str, base: Path) -> tuple[Path,
     return tuple(out)
 
 
-def merge_vars(target: Target, vars_: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged: dict[str, Any] = dict(target.vars)
-    for name, value in (vars_ or {}).items():
-        if not isinstance(name, str) or not name:
-            raise MalformedVar(f"malformed variable name {name!r}")
-        merged[name] = value
-    return merged
-
-
 def plan_target(
     kind: Kind,
     project: Project,
@@ -117,58 +116,34 @@ def plan_target(
         if not fmt_lines:
             raise TemplateNotFound(f"target {target.name!r}: no HCL2 files to format under {target.template}")
         return TargetPlan(kind, target, None, tuple(tuple(a) for a in fmt_lines), SplitVars({}, {}),
-                          Redactor(secret_values(SplitVars({}, {}), base_env)), (), ())
+                          env_redactor(base_env), (), ())
 
     try:
         info = analyze(target.template, cache_dir=project.state_dir / "parsed")
     except TemplateError as exc:
-        if kind != "validate":
-            raise
-        # Let Packer show its own diagnostics; without variable metadata only explicit Secret(...)
-        # values are treated as secrets, which is safe because Packer stops at parsing.
+        if kind != "validate" and project.strict:
+            raise TemplateError(f"{exc.message}; [build] strict = true refuses a build whose inputs cannot "
+                                "all be hashed", hint="fix the template so it can be read, or drop strict") from None
+        # Packer may read what python-hcl2 cannot (a UTF-8 BOM) and shows its own diagnostics
+        # otherwise; without variable metadata every value given is redacted (planvars: fail closed).
         info = unparsed(target.template)
-        parse_warning: str | None = f"{target.name}: {exc.message}"
+        parse_warning: str | None = f"{target.name}: {exc.message}" + (
+            "" if kind == "validate" else "; the files its provisioners and sources read are not hashed for drift")
     else:
         parse_warning = None
     template_requires(packer.version, info.required_version, target.template)
     files = target.var_files + _existing(var_files, "var file", here)
     explicit = target.provisioners + _existing(provisioners, "provisioner asset", here)
-    values = merge_vars(target, vars_)
-    warnings: list[str] = [parse_warning] if parse_warning else []
-    if "hybridcore_provisioners" in info.variables:
-        values.setdefault("hybridcore_provisioners", [str(p) for p in explicit])
-    if "hybridcore_env" in info.variables:
-        values.setdefault("hybridcore_env", env_name())
-    sensitive = info.sensitive_names()
-    if info.kind == "json":
-        # Legacy JSON templates read variables only from -var (argv) or {{env}} defaults, never from
-        # PKR_VAR_: a secret value could reach them only on the command line, which is refused.
-        bad = sorted(n for n, v in values.items() if isinstance(v, Secret) or n in sensitive)
-        if bad:
-            raise TemplateError(
-                f"{target.template}: secret variables {bad} need an HCL2 template",
-                hint="legacy JSON templates take variables only on the command line; migrate with "
-                     "'packer hcl2_upgrade' or read the secret with {{env `NAME`}} in the variable default",
-            )
-    split = split_vars(values, sensitive)
-    env_defaults = [v.env_default for v in info.variables.values() if v.sensitive and v.env_default]
-    env_defaults += [f"PKR_VAR_{n}" for n in sensitive]
-    redactor = Redactor(secret_values(split, base_env, env_defaults))
-    for var in info.variables.values():
-        if var.sensitive and var.has_literal_default:
-            warnings.append(
-                f"{target.name}: sensitive variable {var.name!r} has a literal default; read it with "
-                f"env(\"...\") or pass it at run time so the secret is not committed"
-            )
-    for name in sorted(values):
-        if name in target.vars and name in sensitive:
-            warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
-                            "prefer the environment (PKR_VAR_" + name + ")")
+    pv = plan_vars(target, info, parsed=parse_warning is None, given=vars_, var_files=files,
+                   provisioners=explicit, base_env=base_env, hybridcore_env=env_name())
+    warnings: list[str] = [pv.redactor(parse_warning)] if parse_warning else []
+    warnings += pv.warnings
     # ${var.hybridcore_provisioners} is the explicit list, hashed already.
     unresolved = sorted({a for a in info.unresolved_assets if "var.hybridcore_provisioners" not in a})
     if unresolved:
         warnings.append(f"{target.name}: assets not hashed (computed paths): " + ", ".join(unresolved))
-    common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
+    generated = var_file_path(PLACEHOLDER_DIR, pv.var_file) if pv.var_file else None
+    common: dict[str, Any] = {"var_files": files, "generated_var_file": generated, "only": target.only,
                               "except_": target.except_}
     if kind == "validate":
         argv = argmod.validate_argv(packer.path, info.path, **common)
@@ -183,5 +158,5 @@ def plan_target(
         else:
             warnings.append(f"{target.name}: the template declares required_plugins, which Packer "
                             f"{packer.version} does not support (packer init arrived in 1.7.0)")
-    return TargetPlan(kind, target, info, argvs, split, redactor, files, explicit,
-                      tuple(warnings), frozenset(sensitive | set(split.secret)))
+    return TargetPlan(kind, target, info, argvs, pv.split, pv.redactor, files, explicit,
+                      tuple(warnings), pv.secret_names, pv.var_file)

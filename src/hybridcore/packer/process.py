@@ -77,6 +77,9 @@ class ProcessRequest:
     stderr_path: Path
     redact: Callable[[str], str] = lambda s: s
     on_line: LineCallback | None = None
+    # Sees each line *before* redaction, for parsing only (a secret equal to "null" must not turn a
+    # parsed field into the marker); it must store nothing. Called before ``on_line``.
+    on_raw_line: LineCallback | None = None
     timeout: float | None = None
     interrupt_grace: float = 60.0   # after SIGINT, before SIGTERM: the child may be cleaning up remotely
     term_grace: float = 10.0        # after SIGTERM, before SIGKILL
@@ -129,10 +132,18 @@ class _Tail:
 
 
 def _pump(pipe: IO[bytes], sink: IO[bytes] | _Sink, tail: _Tail | None, stream: str,
-          redact: Callable[[str], str], on_line: LineCallback | None) -> None:
+          redact: Callable[[str], str], on_line: LineCallback | None,
+          on_raw_line: LineCallback | None = None) -> None:
     with pipe, sink:
         while chunk := pipe.readline(_CHUNK):
-            line = redact(chunk.decode("utf-8", "replace").rstrip("\r\n"))
+            raw = chunk.decode("utf-8", "replace").rstrip("\r\n")
+            if on_raw_line is not None:
+                try:
+                    on_raw_line(stream, raw)
+                except Exception as exc:  # a broken parser must not stop the capture
+                    # Its type only: the message could quote the raw (unredacted) line.
+                    log.error("raw line consumer failed on %s: %s", stream, type(exc).__name__)
+            line = redact(raw)
             sink.write(line.encode() + b"\n")
             sink.flush()
             if tail is not None:
@@ -255,9 +266,9 @@ def run(req: ProcessRequest) -> ProcessOutcome:
              _Sink(open_private(req.stderr_path, append=req.append), req.log_max_bytes))
     readers = [
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stdout, sinks[0], out_tail, "stdout", req.redact, req.on_line)),
+            proc.stdout, sinks[0], out_tail, "stdout", req.redact, req.on_line, req.on_raw_line)),
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stderr, sinks[1], err_tail, "stderr", req.redact, req.on_line)),
+            proc.stderr, sinks[1], err_tail, "stderr", req.redact, req.on_line, req.on_raw_line)),
     ]
     for t in readers:
         t.start()

@@ -52,7 +52,7 @@ def _row(s: Session, plan: TargetPlan, *, attempt: int, run_dir: Path | None, st
          finished_at: str | None = None) -> dict[str, Any]:
     return {
         "id": f"{s.command_id}/{plan.target.slug}", "kind": s.kind, "target": plan.target.name,
-        "env": s.env, "argv": plan.redactor.value(list(plan.argv)), "exit_code": exit_code,
+        "env": s.env, "argv": plan.redactor.redact_record(list(plan.argv)), "exit_code": exit_code,
         "status": str(status), "category": classification.category if classification else None,
         "retryable": classification.retryable if classification else None,
         "hint": classification.hint if classification else None,
@@ -146,7 +146,7 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
     finished = now_iso()
     result = rec.TargetResult(
         target=target.name, command=plan.redactor(plan.command_line),
-        argv=plan.redactor.value(list(plan.argv)), exit_code=last.exit_code,
+        argv=plan.redactor.redact_record(list(plan.argv)), exit_code=last.exit_code,
         packer_exit_code=last.packer_exit_code, status=last.status,
         stdout=last.process.stdout, stderr=last.process.stderr,
         stdout_truncated=last.process.stdout_truncated, stderr_truncated=last.process.stderr_truncated,

@@ -22,7 +22,7 @@ from hybridcore.files import atomic_write_bytes, private_dir
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _PATH_ROOT = re.compile(r"\$\{\s*path\.root\s*\}")
 _VAR_REF = re.compile(r"\$\{\s*var\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}")
-_PARSER_VERSION = "2"  # bump when the normalised shape below changes, to invalidate the cache
+_PARSER_VERSION = "3"  # bump when the normalised shape below changes, to invalidate the cache
 
 # Provisioner attributes that name local files or folders the build reads.
 _PROVISIONER_ASSET_KEYS = ("script", "scripts", "playbook_file", "playbook_dir", "galaxy_file",
@@ -37,6 +37,7 @@ class Variable:
     env_default: str | None = None  # X when the default is env("X")
     has_literal_default: bool = False
     type: str | None = None
+    default_kind: str | None = None  # "string" | "number" | "bool" | "list" | "map" | None (no default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,9 @@ def _summarise_hcl(raw: Mapping[str, Any]) -> dict[str, Any]:
         for name, attrs in block.items():
             if isinstance(attrs, dict):
                 out["variables"].append(_variable(name, attrs))
+    for block in _blocks(raw, "variables"):
+        # `variables { name = default }`: one variable per attribute, never sensitive.
+        out["variables"].extend(_variable(name, {"default": default}) for name, default in block.items())
     for block in _blocks(raw, "source"):
         for stype, named in block.items():
             for sname, attrs in (named or {}).items() if isinstance(named, dict) else []:
@@ -260,7 +264,8 @@ def _summarise_legacy_json(raw: Mapping[str, Any]) -> dict[str, Any]:
             m = re.match(r"^\{\{\s*env\s+`([^`]+)`\s*\}\}$", default)
             env = m.group(1) if m else None
         out["variables"].append({"name": name, "sensitive": name in sensitive, "env_default": env,
-                                 "has_literal_default": bool(default) and env is None, "type": None})
+                                 "has_literal_default": bool(default) and env is None, "type": None,
+                                 "default_kind": "string"})
     for i, builder in enumerate(raw.get("builders") or []):
         if isinstance(builder, dict):
             btype = str(builder.get("type", ""))
@@ -286,7 +291,22 @@ def _variable(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
         "env_default": env_default,
         "has_literal_default": literal,
         "type": vtype if isinstance(vtype, str) else None,
+        "default_kind": _kind(default) if "default" in attrs else None,
     }
+
+
+def _kind(value: Any) -> str | None:
+    """The type Packer infers for an untyped variable from its default (it decides how a value given
+    on the command line is read: as text, or as an HCL expression)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "map" if isinstance(value, dict) else None
 
 
 def _asset_values(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:

@@ -32,14 +32,21 @@ def _all_files(root: Path) -> list[Path]:
 
 
 def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Path) -> None:
-    result = validate("web", {"zone": "b", "count": 2})
+    result = validate("web", {"zone": "b", "replicas": 2})
     (call,) = fake_packer.calls("validate")
     tpl = project / "templates" / "web"
+    user_file, generated = call["var_files"]
+    # No value on argv: the given values travel in the generated var file, passed last.
     assert call["argv"][1:] == [
-        "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}",
-        "-var", "count=2", "-var", f"hybridcore_provisioners=[\"{project / 'assets' / 'harden.sh'}\"]",
-        "-var", "region=dc1", "-var", "zone=b", str(tpl),
+        "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}", f"-var-file={generated['path']}",
+        str(tpl),
     ]
+    assert Path(generated["path"]).parent == Path(call["env"]["TMPDIR"])
+    assert generated["mode"] == 0o600 and user_file["mode"] != 0o600
+    assert generated["text"] == (
+        f'hybridcore_provisioners = ["{project / "assets" / "harden.sh"}"]\n'
+        'region = "dc1"\nreplicas = 2\nzone = "b"\n')
+    assert not Path(generated["path"]).exists() and not Path(call["env"]["TMPDIR"]).exists()
     assert call["cwd"] == str(tpl)
     env = call["env"]
     assert env["PACKER_LOG"] == "1" and env["HYBRIDCORE_ENV"] == "dev"
@@ -62,10 +69,15 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
 
 
 def test_same_call_same_argv(fake_packer: FakePacker, project: Path) -> None:
-    validate(["web"], {"b": "1", "a": "2"}, var_files=["vars/dc1.pkrvars.hcl"])
-    validate(["web"], {"a": "2", "b": "1"}, var_files=["vars/dc1.pkrvars.hcl"])
+    one = validate(["web"], {"zone": "1", "api_key": "2"}, var_files=["vars/dc1.pkrvars.hcl"])
+    two = validate(["web"], {"api_key": "2", "zone": "1"}, var_files=["vars/dc1.pkrvars.hcl"])
+    assert one.targets[0].argv == two.targets[0].argv  # as recorded: the var file as $TMPDIR/<name>
+    assert "-var-file=$TMPDIR/hybridcore.pkrvars.hcl" in one.targets[0].argv
     first, second = fake_packer.calls("validate")
-    assert first["argv"] == second["argv"]
+    # What ran differs only in the attempt's (unpredictable) private temp folder.
+    assert first["var_files"][-1]["text"] == second["var_files"][-1]["text"]
+    assert [a.replace(first["env"]["TMPDIR"], "T") for a in first["argv"]] == \
+        [a.replace(second["env"]["TMPDIR"], "T") for a in second["argv"]]
 
 
 def test_secrets_never_on_argv_and_redacted_everywhere(fake_packer: FakePacker, project: Path,
@@ -86,8 +98,8 @@ def test_secrets_never_on_argv_and_redacted_everywhere(fake_packer: FakePacker, 
         assert CANARY not in " ".join(call["argv"])
         assert "sekrit-value-9" not in " ".join(call["argv"])
     build_call = fake_packer.calls("build")[0]
-    assert build_call["env"]["PKR_VAR_api_key"] == "sekrit-value-9"
-    assert "PKR_VAR_password" not in build_call["env"]  # read through env("HC_TEST_PW") by the template
+    assert not [k for k in build_call["env"] if k.startswith("PKR_VAR_")]  # the var file carries them
+    assert 'api_key = "sekrit-value-9"' in build_call["var_files"][-1]["text"]
     text = json.dumps(result.to_dict())
     for secret in (CANARY, "sekrit-value-9", "tok-" + CANARY[::-1]):
         assert secret not in text
