@@ -236,8 +236,9 @@ def test_fmt_check_exit_3_and_fmt_names_rewritten_files(fake_packer: FakePacker,
 def test_secret_option_reads_the_environment(fake_packer: FakePacker, project: Path,
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # A variable no var file sets: a secret set in a var file takes that value, and "dc1" is too short.
     monkeypatch.setenv("HC_TEST_REGION_VALUE", "secret-region-value")
-    out = run(capsys, "validate", "web", "--secret", "region=HC_TEST_REGION_VALUE", "--json")
+    out = run(capsys, "validate", "web", "--secret", "api_key=HC_TEST_REGION_VALUE", "--json")
     assert out.returncode == 0, out.stdout
     call = fake_packer.calls("validate")[-1]
     assert "secret-region-value" not in " ".join(call["argv"])

@@ -279,7 +279,7 @@ def test_crossed_changes_and_security_signoff() -> None:
 def test_cli_upgrade_check(packer_a: str, packer_b: str, project: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from hybridcore.packer.cli import app
+    from hybridcore.packer.cli.main import app
 
     rep = tmp_path / "cli-report"
     res = CliRunner().invoke(app, ["upgrade-check", "--from", packer_a, "--to", packer_b, "web",
