@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from hybridcore.packer import argv as argmod
 from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
 from hybridcore.packer.secrets import Redactor, Secret, SplitVars, secret_values, split_vars
+from hybridcore.packer.template_eval import resolve
 from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
 
 Kind = Literal["fmt", "validate", "build"]
@@ -81,6 +82,33 @@ def _existing(paths: Sequence[Path | str], what: str, base: Path) -> tuple[Path,
     return tuple(out)
 
 
+def _check_resolution(kind: Kind, project: Project, target: Target, info: TemplateInfo, *,
+                      refuse_computed: bool) -> list[str]:
+    """Refuse what Packer would do wrong or silently (exit 2); name what cannot be hashed."""
+    resolved = info.resolved
+    assert resolved is not None
+    origin = resolved.var_origins.get("hybridcore_provisioners")
+    if origin is not None:
+        raise ConfigError(f"target {target.name!r}: {origin} sets hybridcore_provisioners, which is reserved",
+                          hint="hybridcore sets it from the declared provisioners; remove it from the var file")
+    if resolved.unmatched_only:
+        names = sorted(resolved.builds)
+        raise ConfigError(
+            f"target {target.name!r}: only {', '.join(resolved.unmatched_only)} matches no build of "
+            f"{target.template.name}; its builds: {', '.join(names) or '(none)'}",
+            hint="use Packer's build names (type.name, or build-name.type.name for a named build; globs "
+                 "like 'ubuntu.*' are allowed)")
+    if not resolved.unresolved:
+        return []
+    listed = "; ".join(resolved.unresolved)
+    if kind == "build" and project.strict and refuse_computed:
+        raise ConfigError(f"target {target.name!r}: [build] strict = true and these inputs cannot be hashed "
+                          f"(computed paths): {listed}",
+                          hint="make the paths literal (or resolvable from variables and locals), or set "
+                               "[build] strict = false to build with them unhashed")
+    return [f"{target.name}: inputs not hashed (computed paths): {listed}"]
+
+
 def merge_vars(target: Target, vars_: Mapping[str, Any] | None) -> dict[str, Any]:
     merged: dict[str, Any] = dict(target.vars)
     for name, value in (vars_ or {}).items():
@@ -105,6 +133,7 @@ def plan_target(
     fmt_diff: bool = False,
     fmt_recursive: bool = True,
     cwd: Path | None = None,
+    refuse_computed: bool = True,
 ) -> TargetPlan:
     base_env = os.environ if base_env is None else base_env
     here = cwd or Path.cwd()
@@ -118,15 +147,16 @@ def plan_target(
         return TargetPlan(kind, target, None, tuple(tuple(a) for a in fmt_lines), SplitVars({}, {}),
                           Redactor(secret_values(SplitVars({}, {}), base_env)), (), ())
 
+    workdir = project.workdir_of(target)
     try:
-        info = analyze(target.template, cache_dir=project.state_dir / "parsed")
-    except TemplateError as exc:
-        if kind != "validate":
-            raise
-        # Let Packer show its own diagnostics; without variable metadata only explicit Secret(...)
-        # values are treated as secrets, which is safe because Packer stops at parsing.
-        info = unparsed(target.template)
-        parse_warning: str | None = f"{target.name}: {exc.message}"
+        info = analyze(target.template, cache_dir=project.state_dir / "parsed", workdir=workdir)
+    except TemplateError:
+        # Packer decides: its diagnostics (words and positions) are what validate shows, and what it
+        # accepts builds. Without variable metadata only explicit secrets are known to be secret,
+        # and nothing the template names can be hashed (named below; strict refuses).
+        info = unparsed(target.template, workdir=workdir)
+        parse_warning: str | None = (f"{target.name}: hybridcore could not parse the template; Packer's own "
+                                     "diagnostics are authoritative")
     else:
         parse_warning = None
     template_requires(packer.version, info.required_version, target.template)
@@ -134,8 +164,14 @@ def plan_target(
     explicit = target.provisioners + _existing(provisioners, "provisioner asset", here)
     values = merge_vars(target, vars_)
     warnings: list[str] = [parse_warning] if parse_warning else []
+    if "hybridcore_provisioners" in values:
+        raise MalformedVar("hybridcore_provisioners is reserved: hybridcore sets it from the declared "
+                           "provisioners", hint="list the assets under provisioners (or --provisioner) instead")
     if "hybridcore_provisioners" in info.variables:
-        values.setdefault("hybridcore_provisioners", [str(p) for p in explicit])
+        values["hybridcore_provisioners"] = [str(p) for p in explicit]
+    elif explicit and info.parsed:
+        warnings.append(f"{target.name}: provisioners are hashed for drift but Packer never runs them: the "
+                        "template does not declare variable \"hybridcore_provisioners\"")
     if "hybridcore_env" in info.variables:
         values.setdefault("hybridcore_env", env_name())
     sensitive = info.sensitive_names()
@@ -163,22 +199,24 @@ def plan_target(
         if name in target.vars and name in sensitive:
             warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
                             "prefer the environment (PKR_VAR_" + name + ")")
-    # ${var.hybridcore_provisioners} is the explicit list, hashed already.
-    unresolved = sorted({a for a in info.unresolved_assets if "var.hybridcore_provisioners" not in a})
-    if unresolved:
-        warnings.append(f"{target.name}: assets not hashed (computed paths): " + ", ".join(unresolved))
+    info = replace(info, resolved=resolve(
+        info, var_files=files, values=split.plain, hidden=sensitive | set(split.secret), env=base_env,
+        only=target.only, except_=target.except_, packer_version=packer.version, root=project.root,
+        cache_dir=project.state_dir / "parsed"))
+    warnings += _check_resolution(kind, project, target, info, refuse_computed=refuse_computed)
     common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
                               "except_": target.except_}
+    template = Path(info.argument)  # as typed in workdir: path.root and relative paths resolve as by hand
     if kind == "validate":
-        argv = argmod.validate_argv(packer.path, info.path, **common)
+        argv = argmod.validate_argv(packer.path, template, **common)
     else:
-        argv = argmod.build_argv(packer.path, info.path, force=force, **common)
+        argv = argmod.build_argv(packer.path, template, force=force, **common)
     argvs: tuple[tuple[str, ...], ...] = (tuple(argv),)
     if info.required_plugins:
         if packer.has_init:
             # Plugins first, from the template's own required_plugins; the main command runs only if
             # `packer init` succeeds.
-            argvs = (tuple(argmod.init_argv(packer.path, info.path)), *argvs)
+            argvs = (tuple(argmod.init_argv(packer.path, template)), *argvs)
         else:
             warnings.append(f"{target.name}: the template declares required_plugins, which Packer "
                             f"{packer.version} does not support (packer init arrived in 1.7.0)")

@@ -70,9 +70,14 @@ def error(exc: HybridcoreError, json_mode: bool) -> None:
 def drift_reports(reports: Sequence[DriftReport], json_mode: bool) -> None:
     if json_mode:
         print_json([{"target": r.target, "env": r.env, "clean": r.clean, "digest": r.digest,
-                     "trusted_digest": r.trusted_digest, "diff": r.diff} for r in reports])
+                     "trusted_digest": r.trusted_digest, "diff": r.diff, "warnings": list(r.warnings)}
+                    for r in reports])
         return
+    from rich.markup import escape
+
     out = console()
+    for warning in dict.fromkeys(w for r in reports for w in r.warnings):
+        console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}")
     for r in reports:
         if r.clean:
             out.print(f"[green]✓[/] {r.target} ({r.env}): no drift")
