@@ -38,9 +38,10 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
     assert call["argv"][1:] == [
         "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}",
         "-var", "count=2", "-var", f"hybridcore_provisioners=[\"{project / 'assets' / 'harden.sh'}\"]",
-        "-var", "region=dc1", "-var", "zone=b", str(tpl),
+        "-var", "region=dc1", "-var", "zone=b", "templates/web",
     ]
-    assert call["cwd"] == str(tpl)
+    # Packer runs in the project root (the default workdir), given the template as typed there.
+    assert call["cwd"] == str(project) and tpl.is_dir()
     env = call["env"]
     assert env["PACKER_LOG"] == "1" and env["HYBRIDCORE_ENV"] == "dev"
     assert env["CHECKPOINT_DISABLE"] == "1" and env["PACKER_NO_COLOR"] == "1"
