@@ -75,7 +75,12 @@ class Walk:
         except OSError as exc:
             raise InputUnreadable(f"cannot stat input {path}: {exc.strerror}") from exc
         if stat_mod.S_ISDIR(st.st_mode):
-            self._walk_dir(path, key)
+            real = os.path.realpath(path)
+            self._following.add(real)  # a link inside that leads back here is a loop
+            try:
+                self._walk_dir(path, key)
+            finally:
+                self._following.discard(real)
         else:
             self._add_entry(path, key, st)
 

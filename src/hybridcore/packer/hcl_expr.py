@@ -568,7 +568,7 @@ def compile_template(text: str) -> Node:
 
 
 def _compile_raw(text: str) -> Node:
-    if text.startswith('"'):
+    if text.startswith(('"', "<<")):
         try:
             return compile_expr(text)  # a quoted template is an expression of its own
         except ExprError:

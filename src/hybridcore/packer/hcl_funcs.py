@@ -25,6 +25,7 @@ class MachineIO(Protocol):
     def templatefile(self, path: str) -> Unknown: ...
     def abspath(self, path: str) -> str: ...
     def env(self, name: str) -> str | Unknown: ...
+    def unknown_call(self, name: str, why: str) -> None: ...
 
 
 def _texts(args: list[Any]) -> list[str] | Unknown:
@@ -218,6 +219,9 @@ _PURE: Mapping[str, Callable[[list[Any]], Any]] = {
 }
 
 
+_READS = frozenset({"file", "fileset", "templatefile"})
+
+
 class Functions:
     """The function table one evaluation uses; machine access goes through ``io``."""
 
@@ -231,6 +235,8 @@ class Functions:
             return Unknown("can()") if not args or isinstance(args[0], Unknown) else True
         for a in args:
             if isinstance(a, Unknown) and name not in ("coalesce", "coalescelist"):
+                if name in _READS:  # a file read that cannot be resolved: named, not skipped
+                    self.io.unknown_call(name, a.why)
                 return a
         try:
             return self._call(name, args)

@@ -33,7 +33,10 @@ GLOB_KEYS = frozenset({"floppy_files", "cd_files"})
 _INTERPRETERS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl",
                            "ruby", "pwsh", "powershell", "node", "source", ".", "ansible-playbook"})
 _PREFIXES = frozenset({"sudo", "env", "exec", "time", "nohup", "command", "nice"})
-_INLINE_CODE = frozenset({"-c", "-e", "-m", "-Command", "-command"})
+# Options after which an interpreter runs code from the command line, not a script file.
+_INLINE_CODE = {"python": {"-c", "-m"}, "python2": {"-c", "-m"}, "python3": {"-c", "-m"}, "perl": {"-e", "-E"},
+                "ruby": {"-e"}, "node": {"-e", "-p"}, "pwsh": {"-c", "-Command", "-command"},
+                "powershell": {"-c", "-Command", "-command"}}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SEPARATOR = re.compile(r"^[;&|()<>]+$")
 
@@ -89,10 +92,12 @@ def inline_scripts(commands: Iterable[str]) -> Iterator[str]:
             if i >= len(words):
                 continue
             word = words[i]
-            if os.path.basename(word) in _INTERPRETERS:
+            name = os.path.basename(word)
+            if name in _INTERPRETERS:
+                inline_code = _INLINE_CODE.get(name, {"-c"})
                 i += 1
                 while i < len(words) and words[i].startswith("-"):
-                    if words[i] in _INLINE_CODE:
+                    if words[i] in inline_code:
                         i = len(words)
                         break
                     i += 1

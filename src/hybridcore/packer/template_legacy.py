@@ -35,16 +35,16 @@ def evaluate_legacy(r: Resolver, assigned: Mapping[str, Any], origins: Mapping[s
         if name in users:
             return users[name]
         var = info.variables.get(name)
-        if name in hidden or (var is not None and var.sensitive):
-            value: Any = Unknown(f"user `{name}` (sensitive)")
-        elif name in assigned:
-            value = assigned[name]
+        if name in assigned:
+            value: Any = assigned[name]
         elif var is None or var.default is None or name in busy:
             value = Unknown(f"user `{name}`")
         else:
             busy.add(name)
             value = render(var.default) if isinstance(var.default, str) else var.default
             busy.discard(name)
+        if name in hidden or (var is not None and var.sensitive):
+            value = Unknown(f"user `{name}` (sensitive)")  # its {{env}} read is recorded all the same
         users[name] = value
         return value
 

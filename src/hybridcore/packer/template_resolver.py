@@ -113,6 +113,9 @@ class Resolver:
     def abspath(self, path: str) -> str:
         return self._abs(path)
 
+    def unknown_call(self, name: str, why: str) -> None:
+        self.unresolved[f"{name}() of {why}"] = None
+
     def env(self, name: str) -> str:
         value = self.environ.get(name)
         self.env_reads[name] = value
@@ -218,6 +221,9 @@ class NoMachine:
 
     def env(self, name: str) -> Unknown:
         return Unknown(name)
+
+    def unknown_call(self, name: str, why: str) -> None:
+        return None
 
 
 def legacy_render(text: str, funcs: Mapping[str, Any]) -> str | Unknown:
