@@ -14,6 +14,7 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || need+=(golang-github-vmware-govmomi-dev)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v strace >/dev/null 2>&1 || need+=(strace)  # tests/realworld: what Packer really reads
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

@@ -199,10 +199,10 @@ def plan_target(
         if name in target.vars and name in sensitive:
             warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
                             "prefer the environment (PKR_VAR_" + name + ")")
-    info = replace(info, resolved=resolve(
-        info, var_files=files, values=split.plain, hidden=sensitive | set(split.secret), env=base_env,
-        only=target.only, except_=target.except_, packer_version=packer.version, root=project.root,
-        cache_dir=project.state_dir / "parsed"))
+    resolved = resolve(info, var_files=files, values=split.plain, hidden=sensitive | set(split.secret),
+                       env=base_env, only=target.only, except_=target.except_, packer_version=packer.version,
+                       root=project.root, cache_dir=project.state_dir / "parsed")
+    info = replace(info, resolved=resolved, manifest_outputs=resolved.manifest_outputs or info.manifest_outputs)
     warnings += _check_resolution(kind, project, target, info, refuse_computed=refuse_computed)
     common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
                               "except_": target.except_}

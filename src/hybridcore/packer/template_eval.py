@@ -165,7 +165,7 @@ def _hcl_block(r: Resolver, env: Env, kind: str, btype: str, raw: Mapping[str, A
     for key in keys:
         if key in raw:
             r.add_paths(evaluated.get(key), raw[key], f"{where} {key}", globs=key in GLOB_KEYS)
-    scan_commands(r, btype, evaluated)
+    scan_commands(r, btype, evaluated, raw)
     settled: Mapping[str, Any] = settle(evaluated, raw)
     return settled
 

@@ -95,6 +95,6 @@ def _block(r: Resolver, value: Callable[[Any], Any], kind: str, btype: str, raw:
     for key in file_keys(kind, btype, raw):
         if key in raw:
             r.add_paths(evaluated.get(key), raw[key], f"{where} {key}", globs=key in GLOB_KEYS)
-    scan_commands(r, btype, evaluated)
+    scan_commands(r, btype, evaluated, raw)
     settled: Mapping[str, Any] = settle(evaluated, raw)
     return settled

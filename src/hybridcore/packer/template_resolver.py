@@ -78,6 +78,7 @@ class Resolver:
         self.inputs: dict[str, None] = {}
         self.unresolved: dict[str, None] = {}
         self.env_reads: dict[str, str | None] = {}
+        self.manifests: dict[str, None] = {}
         self.funcs = Functions(self)
 
     # -- machine access (what file()/fileset()/env() do) -------------------------------------------
@@ -157,7 +158,8 @@ def result_of(r: Resolver, builds: Mapping[str, BuildSpec], selected: Sequence[s
             attrs: Mapping[str, Mapping[str, Any]], origins: Mapping[str, str]) -> Resolution:
     return Resolution(builds=builds, selected=tuple(selected), unmatched_only=tuple(unmatched),
                       inputs=tuple(Path(p) for p in r.inputs), unresolved=tuple(r.unresolved),
-                      env_reads=dict(sorted(r.env_reads.items())), attrs=attrs, var_origins=origins)
+                      env_reads=dict(sorted(r.env_reads.items())), attrs=attrs, var_origins=origins,
+                      manifest_outputs=tuple(r.manifests))
 
 
 def select_builds(names: list[str], only: Sequence[str], except_: Sequence[str], *,
@@ -180,7 +182,11 @@ def applies(block: Block, name: str, evaluate: Any) -> bool:
     return True
 
 
-def scan_commands(r: Resolver, btype: str, evaluated: Mapping[str, Any]) -> None:
+def scan_commands(r: Resolver, btype: str, evaluated: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
+    """What a block runs or writes on the build host beyond its path attributes."""
+    if btype == "manifest":  # where to look for the template's own manifest after a build
+        output = evaluated.get("output", "")
+        r.manifests[output if isinstance(output, str) else str(raw.get("output", ""))] = None
     if btype == "shell-local":
         inline = evaluated.get("inline")
         commands = [c for c in (inline if isinstance(inline, list) else [inline]) if isinstance(c, str)]

@@ -70,6 +70,7 @@ class Resolution:
     env_reads: Mapping[str, str | None] = field(default_factory=dict)  # env vars read; None: unset
     attrs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # build -> evaluated attrs
     var_origins: Mapping[str, str] = field(default_factory=dict)  # variable -> var file that set it
+    manifest_outputs: tuple[str, ...] = ()     # the selected builds' manifest `output`s, evaluated
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ class TemplateInfo:
     locals: Mapping[str, Any] = field(default_factory=dict)
     required_plugins: bool = False
     required_version: str | None = None
-    manifest_outputs: tuple[str, ...] = ()   # raw `output` of manifest post-processors ("" = default)
+    # `output` of manifest post-processors ("" = default): as written, or evaluated once resolved
+    manifest_outputs: tuple[str, ...] = ()
     data_sources: tuple[str, ...] = ()       # `data` blocks (Packer >= 1.7)
     parsed: bool = True                      # False: python-hcl2 could not read it (Packer may)
     resolved: Resolution | None = None

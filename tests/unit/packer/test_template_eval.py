@@ -183,12 +183,14 @@ def test_pkr_json_strings_are_templates(tmp_path: Path) -> None:
         "locals": {"banner": '${file("files/banner.txt")}'},
         "source": {"file": {"motd": {"source": "${path.root}/files/motd.txt", "target": "o/${var.name}"}}},
         "build": {"sources": ["source.file.motd"],
-                  "provisioner": [{"shell-local": {"scripts": ["${path.root}/scripts/\"q\".sh"]}}]},
+                  "provisioner": [{"shell-local": {"scripts": ["${path.root}/scripts/\"q\".sh"]}}],
+                  "post-processor": [{"manifest": {"output": "${path.root}/out/${var.name}.json"}}]},
     }
     _write(tmp_path, {"image/g.pkr.json": json.dumps(doc)})
     r = _resolve(tmp_path, "image")
     assert _inputs(r, tmp_path) == {"image/files/banner.txt", "image/files/motd.txt", 'image/scripts/"q".sh'}
     assert r.attrs["file.motd"]["target"] == "o/golden"
+    assert r.manifest_outputs == ("image/out/golden.json",)  # where the template's manifest lands
 
 
 def test_legacy_json_user_vars_template_dir_env_and_build_name(tmp_path: Path) -> None:
