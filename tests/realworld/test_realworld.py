@@ -48,6 +48,8 @@ CLI = [sys.executable, "-m", "hybridcore.packer.cli"]
 # Generous: a loaded 2-core machine runs other helpers' builds at the same time.
 STEP_TIMEOUT = 300
 EDIT_MARK = b"# edited by tests/realworld\n"
+# A stray run in the source tree (state, outputs) must not leak into the copies the checks use.
+_LOCAL_STATE = shutil.ignore_patterns(".hybridcore", "artifacts", "output")
 # The path argument of the calls strace logs (-e trace=openat,newfstatat,statx,stat,execve).
 TRACED_CALL = re.compile(r'^\d+\s+(?:openat|newfstatat|statx|stat|execve)\((?:AT_FDCWD, |\d+, )?"([^"]+)"')
 ADDED_TEXT = b"# added by tests/realworld\n"
@@ -241,13 +243,13 @@ def _hashed(case: Case, root: Path) -> list[str]:
 def run_case(case: Case, work: Path) -> dict[str, Any]:
     """Everything the tests assert on for one target, computed in a private copy of its project."""
     root = work / case.project
-    shutil.copytree(PROJECTS / case.project, root, symlinks=True)
+    shutil.copytree(PROJECTS / case.project, root, symlinks=True, ignore=_LOCAL_STATE)
     out: dict[str, Any] = {}
     bare, observed = _observed(["packer", "validate", *case.argv], root, root / case.cwd, work / "validate.trace")
     out["bare"] = {"rc": bare["rc"], "text": (bare["stdout"] + bare["stderr"])[-1500:]}
     if case.builds_offline:  # in a copy of its own: the wrapper's build must not meet bare Packer's output
         bare_root = work / "bare-build" / case.project
-        shutil.copytree(PROJECTS / case.project, bare_root, symlinks=True)
+        shutil.copytree(PROJECTS / case.project, bare_root, symlinks=True, ignore=_LOCAL_STATE)
         built, also = _observed(["packer", "build", *case.argv], bare_root, bare_root / case.cwd,
                                 work / "build.trace")
         assert built["rc"] == 0, built["stdout"] + built["stderr"]

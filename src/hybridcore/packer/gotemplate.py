@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hybridcore.packer.hcl_expr import Unknown
+from hybridcore.packer.hcl_values import Unknown
 
 __all__ = ["render"]
 

@@ -14,7 +14,7 @@ import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from hybridcore.packer.hcl_expr import Unknown, to_text
+from hybridcore.packer.hcl_values import Unknown, to_text
 
 __all__ = ["Functions", "MachineIO"]
 
