@@ -47,6 +47,7 @@ bench: venv
 	$(BIN)/python bench/parallel.py
 	$(BIN)/python bench/state_stress.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/state_pg.py
 
 schemas: venv
 	$(BIN)/python -m hybridcore.packer.schemas schemas

@@ -75,3 +75,29 @@ def run_load(url: str, load: Load, timeout: float = 600) -> list[int | None]:
 def expected_counts(load: Load) -> dict[str, int]:
     runs = load.writers * load.ops
     return {"runs": runs, "trusted": load.writers, "manifests": runs, "artifacts": runs}
+
+
+TABLES = ("runs", "trusted", "manifests", "artifacts")
+
+
+def count_rows(url: str) -> tuple[dict[str, int], set[str], str]:
+    """Rows per table, the run statuses found, and the integrity verdict ("ok", or SQLite's complaint),
+    read with the bare driver (sqlite3 / psycopg) so nothing of the store is trusted to check itself."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            integrity = str(con.execute("PRAGMA integrity_check").fetchone()[0])
+            counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}
+            statuses = {str(r[0]) for r in con.execute("SELECT DISTINCT status FROM runs")}
+        finally:
+            con.close()
+        return counts, statuses, integrity
+    import psycopg
+    from tests.support.postgres import libpq_url
+
+    with psycopg.connect(libpq_url(url)) as conn:
+        counts = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES}  # type: ignore[index]
+        statuses = {str(r[0]) for r in conn.execute("SELECT DISTINCT status FROM runs")}
+    return counts, statuses, "ok"

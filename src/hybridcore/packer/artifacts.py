@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hybridcore.ids import new_ulid
 from hybridcore.packer.config import Target
 from hybridcore.packer.machine_readable import RawArtifact
-from hybridcore.packer.secrets import Redactor
+from hybridcore.packer.secrets import PACKER_IDENTIFIERS, Redactor
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 if TYPE_CHECKING:
@@ -129,5 +129,5 @@ def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: Templ
             "files": [{"name": str(cwd / f["name"]), "size": f["size"]} for f in file_entries(raw.files, cwd)],
             "packer_run_uuid": run_uuid, "provenance": provenance, "extra": dict(facts.extra),
         }
-        out.append(ArtifactRecord.model_validate(redactor.value(values)))
+        out.append(ArtifactRecord.model_validate(redactor.redact_record(values, keep=PACKER_IDENTIFIERS)))
     return out

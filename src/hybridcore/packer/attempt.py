@@ -28,7 +28,7 @@ from hybridcore.packer.machine_readable import ArtifactCollector, RawArtifact, p
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.process import TAIL_BYTES, FifoLog, ProcessOutcome, ProcessRequest
 from hybridcore.packer.process import run as run_process
-from hybridcore.packer.secrets import prepare_env
+from hybridcore.packer.secrets import PACKER_IDENTIFIERS, prepare_env
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for
 
@@ -250,5 +250,5 @@ def _template_manifest(plan: TargetPlan, since: float) -> Any:
             data = json.loads(src.read_text())
         except (OSError, ValueError):
             continue
-        return plan.redactor.value(data)
+        return plan.redactor.redact_record(data, keep=PACKER_IDENTIFIERS)
     return None

@@ -25,6 +25,7 @@ from hybridcore.packer.attempt import AttemptOutcome
 from hybridcore.packer.classify import Classification
 from hybridcore.packer.classify import interrupted as classify_interrupted
 from hybridcore.packer.plan import TargetPlan
+from hybridcore.packer.secrets import PACKER_IDENTIFIERS
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for, worst
 
@@ -80,7 +81,8 @@ def record_refused(s: Session, plans: Sequence[TargetPlan], classification: Clas
 def build_manifest(plan: TargetPlan, a: AttemptOutcome) -> dict[str, Any]:
     """The attempt's manifest in Packer's manifest post-processor format (redacted)."""
     run_uuid = _run_uuid(a.template_manifest) or str(uuid.uuid4())
-    manifest: dict[str, Any] = plan.redactor.value(artmod.build_manifest(a.artifacts, plan.info, plan.cwd, run_uuid))
+    manifest: dict[str, Any] = plan.redactor.redact_record(
+        artmod.build_manifest(a.artifacts, plan.info, plan.cwd, run_uuid), keep=PACKER_IDENTIFIERS)
     return manifest
 
 

@@ -2,7 +2,8 @@
 
 Secrets reach Packer only as ``PKR_VAR_<name>`` environment variables (read by the template through
 its variable, or through ``env()`` in a variable default), never on argv. Every text the wrapper writes
-or returns passes through a :class:`Redactor` built from every secret value it knows of.
+or returns passes through a :class:`Redactor` built from every secret value it knows of (the engine is
+in ``redaction.py``). A declared secret too short to redact is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -13,16 +14,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-from hybridcore.errors import MalformedVar
+from hybridcore.errors import HybridcoreError, MalformedVar
 from hybridcore.packer.machine_readable import PACKER_COMMA
+from hybridcore.packer.redaction import (
+    MIN_HEURISTIC_LEN,
+    MIN_SECRET_LEN,
+    PACKER_IDENTIFIERS,
+    REDACTED,
+    BaseRedactor,
+)
 
-REDACTED = "<redacted>"
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL", re.I)
+__all__ = ["MIN_HEURISTIC_LEN", "MIN_SECRET_LEN", "PACKER_IDENTIFIERS", "REDACTED", "SECRET_NAME",
+           "PreparedEnv", "Redactor", "Secret", "SplitVars", "check_secret", "check_secrets",
+           "heuristic_secrets", "parse_var_assignment", "prepare_env", "render_value", "secret_values",
+           "split_vars"]
+
+# Names under which an environment value is taken for a secret. Such values are redacted only when
+# MIN_HEURISTIC_LEN+ long: "1", "no" or "packer" everywhere would wreck the logs and records.
+# PW/PASS/AUTH only as whole words: PWD (the working directory) and PASSENGER are not secrets.
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|(?:^|_)(?:PASS|PW|AUTH)(?:_|$)", re.I)
+# The password of a URL held in any environment value (HYBRIDCORE_STATE_URL, DATABASE_URL...).
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# Environment values shorter than this are not treated as secrets even under a secret-looking name:
-# redacting "1" or "no" everywhere would wreck the logs without protecting anything.
-MIN_ENV_SECRET_LEN = 4
 
 
 class Secret:
@@ -85,7 +101,36 @@ class SplitVars:
     secret: Mapping[str, str]      # go into PKR_VAR_<name>
 
 
+def check_secret(name: str, value: Any, *, what: str = "secret variable",
+                 error: type[HybridcoreError] = MalformedVar) -> None:
+    """Refuse a declared secret that is non-empty but too short to redact.
+
+    Whitespace does not count: Packer trims it from the ends of lines, so " ab " would be printed as
+    "ab". The message gives the name and the length, never the value."""
+    text = render_value(value)
+    core = len(text.strip())
+    if text and core < MIN_SECRET_LEN:
+        raise error(
+            f"{what} {name!r} has {core} non-blank character{'s' * (core != 1)}; a secret needs at least "
+            f"{MIN_SECRET_LEN}",
+            hint=f"a value this short cannot be redacted without mangling every log line that contains "
+                 f"it; use a secret of {MIN_SECRET_LEN}+ characters, or pass the value as a plain "
+                 "variable if it is not secret",
+        )
+
+
+def check_secrets(values: Mapping[str, Any], sensitive: Iterable[str] | None = None, *,
+                  what: str = "secret variable", error: type[HybridcoreError] = MalformedVar) -> None:
+    """:func:`check_secret` for every ``Secret(...)`` value and every value of a ``sensitive`` name;
+    for every value when ``sensitive`` is ``None`` (``--secret``, toml ``secrets``)."""
+    names = set(values) if sensitive is None else set(sensitive)
+    for name, value in values.items():
+        if isinstance(value, Secret) or name in names:
+            check_secret(name, value, what=what, error=error)
+
+
 def split_vars(values: Mapping[str, Any], sensitive: Iterable[str]) -> SplitVars:
+    """Plain and secret values, rendered; a secret too short to redact is refused (MalformedVar)."""
     sensitive = set(sensitive)
     plain: dict[str, str] = {}
     secret: dict[str, str] = {}
@@ -93,7 +138,18 @@ def split_vars(values: Mapping[str, Any], sensitive: Iterable[str]) -> SplitVars
         if not _VAR_NAME.match(name):
             raise MalformedVar(f"malformed variable name {name!r}")
         (secret if isinstance(value, Secret) or name in sensitive else plain)[name] = render_value(value)
+    check_secrets(secret)  # every value here is a declared secret (the names are sensitive)
     return SplitVars(dict(sorted(plain.items())), dict(sorted(secret.items())))
+
+
+def heuristic_secrets(base_env: Mapping[str, str]) -> set[str]:
+    """Environment values taken for secrets without a declaration: under a secret-looking name
+    (MIN_HEURISTIC_LEN+ characters), and the password of any URL (MIN_SECRET_LEN+)."""
+    values = {v for n, v in base_env.items() if SECRET_NAME.search(n) and len(v) >= MIN_HEURISTIC_LEN}
+    for value in base_env.values():
+        for m in _URL_PASSWORD.finditer(value):
+            values |= {p for p in (m.group(1), unquote(m.group(1))) if len(p) >= MIN_SECRET_LEN}
+    return values
 
 
 def secret_values(
@@ -102,51 +158,23 @@ def secret_values(
     env_defaults: Iterable[str] = (),
 ) -> set[str]:
     """Every value that must be redacted: secret vars, env vars behind sensitive ``env("X")`` defaults,
-    ``PKR_VAR_`` values of sensitive variables already in the environment, and secret-looking env vars."""
+    ``PKR_VAR_`` values of sensitive variables already in the environment, and :func:`heuristic_secrets`.
+
+    The environment values behind sensitive variables are declared secrets: one too short to redact
+    is refused (MalformedVar)."""
     values = set(split.secret.values())
     for name in env_defaults:
         if base_env.get(name):
+            check_secret(name, base_env[name], what="environment variable (read by a sensitive variable)")
             values.add(base_env[name])
-    for name, value in base_env.items():
-        if SECRET_NAME.search(name) and len(value) >= MIN_ENV_SECRET_LEN:
-            values.add(value)
-    return {v for v in values if v}
+    return {v for v in values | heuristic_secrets(base_env) if v}
 
 
-class Redactor:
-    """Replaces every known secret (and its encodings in Packer's output) with ``<redacted>``."""
+class Redactor(BaseRedactor):
+    """Replaces every known secret, in every form Packer and provisioners print it, with a marker
+    (``<redacted>`` unless a secret could be read across it). Bound to Packer's machine-readable comma."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        variants: set[str] = set()
-        for s in secrets:
-            if not s:
-                continue
-            variants.update(_variants(s))
-            # A multi-line secret (a private key) arrives one line at a time: redact its lines too.
-            variants.update(line.strip() for line in s.splitlines() if len(line.strip()) >= 8)
-        ordered = sorted((v for v in variants if v), key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        self.count = len(ordered)
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
-            return text
-        return self._pattern.sub(REDACTED, text)
-
-    def value(self, obj: Any) -> Any:
-        """Redact every string inside a JSON-like structure."""
-        if isinstance(obj, str):
-            return self(obj)
-        if isinstance(obj, Mapping):
-            return {self(str(k)): self.value(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [self.value(v) for v in obj]
-        return obj
-
-
-def _variants(s: str) -> set[str]:
-    out = {s, s.replace(",", PACKER_COMMA).replace("\n", "\\n"), json.dumps(s)[1:-1]}
-    return {v for v in out if v}
+    machine_comma = PACKER_COMMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +193,11 @@ def prepare_env(
     cache_dir: Path | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> PreparedEnv:
-    """A fresh env dict for one Packer process; ``base`` (usually ``os.environ``) is never mutated."""
-    env = dict(base)
+    """A fresh env dict for one Packer process; ``base`` (usually ``os.environ``) is never mutated.
+
+    ``HYBRIDCORE_*`` variables of the wrapper's own environment (``HYBRIDCORE_STATE_URL`` holds a
+    database password) are not passed on: Packer gets only those set here."""
+    env = {k: v for k, v in base.items() if not k.startswith("HYBRIDCORE_")}
     ours: dict[str, str] = {
         "PACKER_LOG": "1",
         "PACKER_LOG_PATH": str(log_path),

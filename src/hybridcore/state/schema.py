@@ -1,16 +1,11 @@
-"""Tables of the state store and the ordered migrations that reach them.
+"""The current tables of the state store (SQLAlchemy Core), created at once in an empty database.
 
-``SCHEMA_VERSION`` is the version this code writes. ``MIGRATIONS[n - 1]`` turns a version-``n`` database
-into version ``n + 1``; each migration carries its own frozen DDL (never the current ``Table`` objects,
-which keep evolving), so an old database always walks the same path whatever the current schema is.
-
-Only SQLAlchemy Core, and only portable types: JSON is stored as text (so SQLite and PostgreSQL read
-back the same bytes) and timestamps as ISO 8601 strings.
+An existing database reaches them through ``migrations`` instead, whose DDL is frozen per version;
+``tests/unit/state`` checks that both paths end with the same columns. Only portable types: JSON is
+stored as text (SQLite and PostgreSQL read back the same bytes), timestamps as ISO 8601 strings.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy import (
     Boolean,
@@ -23,12 +18,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     select,
     text,
     update,
 )
 
-SCHEMA_VERSION = 2
+from hybridcore.state.common import SCHEMA_VERSION
 
 metadata = MetaData()
 
@@ -42,22 +38,28 @@ meta = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", String(64), primary_key=True),  # the command_id
+    Column("id", String(64), primary_key=True),  # the command_id (or command_id/target slug)
     Column("kind", String(32), nullable=False),  # fmt | validate | build | upgrade-check ...
     Column("target", Text),
     Column("env", String(128)),
     Column("argv", Text),  # JSON list, redacted by the caller
     Column("exit_code", Integer),
-    Column("status", String(32), nullable=False),  # running | ok | failed | interrupted | timeout | refused
+    # The run Status (running, ok, failed, ...; v3: abandoned); free text here, its type lives upstream.
+    Column("status", String(32), nullable=False),
     Column("category", String(64)),
     Column("retryable", Boolean),
     Column("hint", Text),
     Column("started_at", String(40), nullable=False),
     Column("finished_at", String(40)),
     Column("run_dir", Text),
-    Column("attempt", Integer, nullable=False, server_default=text("1")),  # added in v2
+    Column("attempt", Integer, nullable=False, server_default=text("1")),  # v2
+    Column("host", String(255)),  # v3: who runs it, for the abandoned-run sweep
+    Column("pid", Integer),
+    Column("boot_id", String(64)),
+    Column("tmp_dir", Text),  # v3: the private temp folder the sweep removes
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_target", "target"),
+    Index("ix_runs_status", "status"),  # v3
 )
 
 trusted = Table(
@@ -83,7 +85,7 @@ manifests = Table(
     Column("recorded_at", String(40), nullable=False),
 )
 
-artifacts = Table(  # added in v2
+artifacts = Table(  # v2
     "artifacts",
     metadata,
     Column("build_id", String(64), primary_key=True),  # sortable by time
@@ -93,7 +95,36 @@ artifacts = Table(  # added in v2
     Column("run_id", String(64)),
     Column("record", Text, nullable=False),  # JSON, the whole artifact record
     Column("created_at", String(40), nullable=False),
+    Column("platform", String(64)),  # v3: copies of the record's fields, for `artifacts latest`
+    Column("region", String(128)),
     Index("ix_artifacts_target", "target"),
+)
+
+artifact_events = Table(  # v3: the registry's history, append-only
+    "artifact_events",
+    metadata,
+    Column("id", String(64), primary_key=True),  # a ULID: sorts by time
+    Column("build_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # promote | revoke
+    Column("channel", String(128)),  # promote
+    Column("reason", Text),  # revoke
+    Column("who", String(255), nullable=False),
+    Column("at", String(40), nullable=False),
+    Index("ix_artifact_events_build_id", "build_id"),
+    Index("ix_artifact_events_channel", "channel"),
+)
+
+build_locks = Table(  # v3: who holds the build lock of (target, env); the lock itself is not a row
+    "build_locks",
+    metadata,
+    Column("target", String(255), primary_key=True),
+    Column("env", String(128), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("boot_id", String(64)),
+    Column("command_id", String(64)),
+    Column("acquired_at", String(40), nullable=False),
+    Column("backend_pid", Integer),  # PostgreSQL: the server session holding the advisory lock
 )
 
 
@@ -109,78 +140,7 @@ def set_version(conn: Connection, version: int) -> None:
 
 def read_version(conn: Connection) -> int | None:
     """The stored version, or None when the database has no ``meta`` table / row."""
-    from sqlalchemy import inspect
-
     if not inspect(conn).has_table("meta"):
         return None
     value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one_or_none()
     return None if value is None else int(value)
-
-
-# --- historical schema (v1) -------------------------------------------------------------------------
-
-
-def create_v1(conn: Connection) -> None:
-    """The first released schema, frozen. Used by tests to build a v1 database to migrate."""
-    md = MetaData()
-    Table("meta", md, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
-    Table(
-        "runs", md,
-        Column("id", String(64), primary_key=True), Column("kind", String(32), nullable=False),
-        Column("target", Text), Column("env", String(128)), Column("argv", Text),
-        Column("exit_code", Integer), Column("status", String(32), nullable=False),
-        Column("category", String(64)), Column("retryable", Boolean), Column("hint", Text),
-        Column("started_at", String(40), nullable=False), Column("finished_at", String(40)),
-        Column("run_dir", Text),
-    )
-    Table(
-        "trusted", md,
-        Column("target", String(255), primary_key=True), Column("env", String(128), primary_key=True),
-        Column("digest", String(128), nullable=False), Column("entries", Text, nullable=False),
-        Column("trusted_by", String(64), nullable=False), Column("trusted_at", String(40), nullable=False),
-        Column("reason", String(32), nullable=False),
-    )
-    Table(
-        "manifests", md,
-        Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-        Column("target", String(255), primary_key=True), Column("manifest", Text, nullable=False),
-        Column("path", Text, nullable=False), Column("recorded_at", String(40), nullable=False),
-    )
-    md.create_all(conn)
-    conn.execute(text("INSERT INTO meta (key, value) VALUES ('schema_version', '1')"))
-
-
-# --- migrations -------------------------------------------------------------------------------------
-
-
-def _v1_to_v2(conn: Connection) -> None:
-    """v2: retries are recorded (``runs.attempt``), artifact records get their own table, runs indexed."""
-    # Plain DDL: portable between SQLite and PostgreSQL, and frozen whatever the current Table says.
-    conn.execute(text("ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1"))
-    conn.execute(text("CREATE INDEX ix_runs_started_at ON runs (started_at)"))
-    conn.execute(text("CREATE INDEX ix_runs_target ON runs (target)"))
-    conn.execute(text(
-        "CREATE TABLE artifacts ("
-        " build_id VARCHAR(64) NOT NULL PRIMARY KEY,"
-        " target VARCHAR(255) NOT NULL,"
-        " env VARCHAR(128),"
-        " run_id VARCHAR(64),"
-        " record TEXT NOT NULL,"
-        " created_at VARCHAR(40) NOT NULL)"
-    ))
-    conn.execute(text("CREATE INDEX ix_artifacts_target ON artifacts (target)"))
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_to_v2]
-
-assert len(MIGRATIONS) == SCHEMA_VERSION - 1, "one migration per version step"
-
-
-def _check_fast_path_version() -> None:
-    from hybridcore.state import store
-
-    # store.py repeats the number so its SQLAlchemy-free fast path can compare without importing us.
-    assert store.SCHEMA_VERSION == SCHEMA_VERSION, "bump store.SCHEMA_VERSION too"
-
-
-_check_fast_path_version()

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,6 @@ from hybridcore.errors import StateError
 from hybridcore.state import SCHEMA_VERSION, STATE_URL_ENV, StateStore
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def _no_state_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(STATE_URL_ENV, raising=False)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore.for_root(tmp_path)
-    yield s
-    s.close()
 
 
 def _run(run_id: str, **kw: Any) -> dict[str, Any]:
@@ -104,6 +91,47 @@ def test_run_prefix_lookup(store: StateStore) -> None:
     assert store.get_run("a%") is None
 
 
+def test_runs_say_where_they_run_and_can_be_abandoned(store: StateStore) -> None:
+    store.record_run(_run("01AAAA01", host="runner-1", pid=123, boot_id="boot-a", tmp_dir="/tmp/hc-x"))
+    store.record_run(_run("01AAAA02", host="runner-2", pid=9))
+    store.record_run(_run("01AAAA03", status="ok", exit_code=0))
+    assert [r["id"] for r in store.running_runs()] == ["01AAAA02", "01AAAA01"]
+    assert [r["id"] for r in store.running_runs(host="runner-1")] == ["01AAAA01"]
+    assert store.mark_abandoned("01AAAA01", hint="the wrapper died (pid 123 gone)") is True
+    assert store.mark_abandoned("01AAAA01") is False  # a second sweeper loses
+    assert store.mark_abandoned("01AAAA03") is False  # finished runs are never touched
+    assert store.mark_abandoned("nope") is False
+    run = store.get_run("01AAAA01")
+    assert run is not None
+    assert (run["status"], run["category"], run["hint"]) == ("abandoned", "abandoned", "the wrapper died (pid 123 gone)")
+    assert (run["host"], run["pid"], run["boot_id"], run["tmp_dir"]) == ("runner-1", 123, "boot-a", "/tmp/hc-x")
+    assert run["finished_at"].endswith("+00:00")
+    assert [r["id"] for r in store.running_runs()] == ["01AAAA02"]
+    assert [r["id"] for r in store.list_runs(status="abandoned")] == ["01AAAA01"]
+
+
+def test_concurrent_first_writes_of_one_run_merge(store: StateStore) -> None:
+    """Two threads record the same new run at once: one inserts, the other updates; no error."""
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(status: str) -> None:
+        try:
+            barrier.wait()
+            store.record_run({"id": "RACE", "kind": "build", "status": status})
+        except BaseException as exc:  # collected: lost in a thread otherwise
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in ("running", "ok")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    run = store.get_run("RACE")
+    assert run is not None and run["status"] in {"running", "ok"}
+
+
 def test_trusted_roundtrip_and_replace(store: StateStore) -> None:
     assert store.get_trusted("vsphere", "dev") is None
     entries = {"templates/main.pkr.hcl": {"digest": "b3:aa", "size": 10}, "scripts/x.sh": {"digest": "b3:bb"}}
@@ -126,11 +154,14 @@ def test_get_trusted_fast_path_matches_full_path(tmp_path: Path) -> None:
         s.set_trusted("t", "dev", "d", {"f": "x"}, trusted_by="r", reason="validate")
     fresh = StateStore.for_root(tmp_path)
     fast = fresh.get_trusted("t", "dev")
-    assert fresh._engine is None  # served without SQLAlchemy
+    assert not fresh.uses_sqlalchemy  # served without SQLAlchemy
     assert fresh.get_trusted("nope", "dev") is None
-    fresh.schema_version()  # now the engine exists: the full path answers
-    assert fresh._engine is not None
-    assert fresh.get_trusted("t", "dev") == fast
+    from hybridcore.state import queries
+
+    with fresh._tx("read", write=False) as tx:  # the same operation on the SQLAlchemy backend
+        assert type(tx).__name__ == "SaTx"
+        assert queries.get_trusted(tx, "t", "dev") == fast
+    assert fresh.uses_sqlalchemy
     fresh.close()
 
 
@@ -316,7 +347,7 @@ def test_migrates_hand_made_v1_database(tmp_path: Path) -> None:
     con.close()
 
     s = StateStore(f"sqlite:///{path}")
-    assert s.schema_version() == SCHEMA_VERSION == 2
+    assert s.schema_version() == SCHEMA_VERSION == 3
     run = s.get_run("01OLD")
     assert run is not None
     assert (run["kind"], run["status"], run["argv"], run["retryable"], run["attempt"]) == (
@@ -336,7 +367,7 @@ def test_migrates_hand_made_v1_database(tmp_path: Path) -> None:
     con.close()
     # Reopening does not migrate again.
     with StateStore(f"sqlite:///{path}") as again:
-        assert again.schema_version() == 2
+        assert again.schema_version() == SCHEMA_VERSION
         assert len(again.list_runs()) == 2
 
 
@@ -344,15 +375,15 @@ def test_schema_v1_builder_matches_hand_made_v1(tmp_path: Path) -> None:
     """schema.create_v1 (the frozen v1 DDL) migrates like the hand-made file above."""
     from sqlalchemy import create_engine
 
-    from hybridcore.state import schema
+    from hybridcore.state import migrations
 
     path = tmp_path / "state.db"
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        schema.create_v1(conn)
+        migrations.create_v1(conn)
     engine.dispose()
     with StateStore(f"sqlite:///{path}") as s:
-        assert s.schema_version() == 2
+        assert s.schema_version() == SCHEMA_VERSION
         s.record_artifact({"build_id": "01B", "target": "t", "provenance": {}})
 
 
@@ -455,6 +486,10 @@ def test_hot_writes_on_a_healthy_file_skip_sqlalchemy(tmp_path: Path) -> None:
         s.record_manifest("C1/web", "web", {{"builds": []}}, "/m.json")
         s.record_artifact({{"build_id": "B1", "target": "web", "provenance": {{"command_id": "C1", "env": "dev"}}}})
         assert s.get_trusted("web", "dev")["digest"] == "blake3:bb"
+        with s.build_lock("web", "dev", command_id="C1"):
+            assert s.lock_holder("web", "dev")["command_id"] == "C1"
+        s.record_run({{"id": "C2", "kind": "build", "host": "h", "pid": 1, "boot_id": "b", "tmp_dir": "/t"}})
+        assert s.mark_abandoned("C2")
         print("sqlalchemy" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -468,6 +503,9 @@ def test_hot_writes_on_a_healthy_file_skip_sqlalchemy(tmp_path: Path) -> None:
     assert full.get_manifests("C1/web")[0]["manifest"] == {"builds": []}
     assert full.get_artifact("B1") == {"build_id": "B1", "target": "web",
                                        "provenance": {"command_id": "C1", "env": "dev"}}
+    abandoned = full.get_run("C2")
+    assert abandoned is not None and abandoned["status"] == "abandoned" and abandoned["tmp_dir"] == "/t"
+    assert full.lock_holder("web", "dev") is None
     full.close()
 
 
@@ -479,4 +517,42 @@ def test_hot_write_of_a_manifest_for_an_unknown_run_is_a_state_error(tmp_path: P
     fresh = StateStore(f"sqlite:///{db}")
     with pytest.raises(StateError):
         fresh.record_manifest("nope", "web", {}, "/m.json")
-    assert fresh._engine is None  # the refusal came from the sqlite3 path
+    assert not fresh.uses_sqlalchemy  # the refusal came from the sqlite3 path
+
+
+def test_exists_creates_nothing_and_check_writable(any_url: str) -> None:
+    store = StateStore(any_url)
+    assert store.exists() is False
+    assert store.exists() is False  # asking created nothing
+    store.check_writable()  # creates it, like any first write
+    assert store.exists() is True
+    assert StateStore(any_url).exists() is True
+    store.close()
+
+
+def test_check_writable_refuses_a_read_only_state(tmp_path: Path) -> None:
+    """A state file that cannot be written (read-only mode; as root, which ignores modes: immutable):
+    reads still work, the write check refuses."""
+    db = tmp_path / "state.db"
+    with StateStore(f"sqlite:///{db}") as s:
+        s.set_trusted("t", "dev", "d", {}, trusted_by="r", reason="validate")
+    as_root = os.geteuid() == 0
+    subprocess.run(["chattr", "+i", str(db)], check=True) if as_root else db.chmod(0o444)
+    try:
+        s = StateStore(f"sqlite:///{db}")
+        assert s.get_trusted("t", "dev") is not None
+        with pytest.raises(StateError, match=r"readonly|read-only|read only|unable to open"):
+            s.check_writable()
+        s.close()
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True) if as_root else db.chmod(0o600)
+    # Not in WAL mode (as an old file may be): switching needs a write, refused as a StateError too.
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = DELETE")
+    con.close()
+    subprocess.run(["chattr", "+i", str(db)], check=True) if as_root else db.chmod(0o444)
+    try:
+        with pytest.raises(StateError, match=r"readonly|read-only|read only|unable to open"):
+            StateStore(f"sqlite:///{db}").get_trusted("t", "dev")
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True) if as_root else db.chmod(0o600)
