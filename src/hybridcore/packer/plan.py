@@ -20,7 +20,7 @@ from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
 from hybridcore.packer.secrets import Redactor, Secret, SplitVars, secret_values, split_vars
 from hybridcore.packer.template_eval import resolve
-from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
+from hybridcore.packer.templates import TemplateInfo, analyze, load_summary, unparsed
 
 Kind = Literal["fmt", "validate", "build"]
 # Variables the wrapper injects when a template declares them; excluded from fingerprints because they
@@ -87,7 +87,7 @@ def _check_resolution(kind: Kind, project: Project, target: Target, info: Templa
     """Refuse what Packer would do wrong or silently (exit 2); name what cannot be hashed."""
     resolved = info.resolved
     assert resolved is not None
-    origin = resolved.var_origins.get("hybridcore_provisioners")
+    origin = resolved.var_origins.get("hybridcore_provisioners") or _reserved_beside(info, project)
     if origin is not None:
         raise ConfigError(f"target {target.name!r}: {origin} sets hybridcore_provisioners, which is reserved",
                           hint="hybridcore sets it from the declared provisioners; remove it from the var file")
@@ -107,6 +107,23 @@ def _check_resolution(kind: Kind, project: Project, target: Target, info: Templa
                           hint="make the paths literal (or resolvable from variables and locals), or set "
                                "[build] strict = false to build with them unhashed")
     return [f"{target.name}: inputs not hashed (computed paths): {listed}"]
+
+
+def _reserved_beside(info: TemplateInfo, project: Project) -> str | None:
+    """An auto var file beside a single-file template that sets hybridcore_provisioners. Packer 1.6.6
+    loads auto var files only for a folder, so it would be ignored; it is refused all the same: such a
+    file can only mean to set the list the wrapper owns."""
+    if info.path.is_dir():
+        return None
+    for path in sorted(info.template_dir.iterdir()):
+        if path.is_file() and path.name.endswith((".auto.pkrvars.hcl", ".auto.pkrvars.json")):
+            try:
+                doc = load_summary(path, "vars", project.state_dir / "parsed")
+            except TemplateError:
+                continue
+            if "hybridcore_provisioners" in (doc.get("assignments") or {}):
+                return str(path)
+    return None
 
 
 def merge_vars(target: Target, vars_: Mapping[str, Any] | None) -> dict[str, Any]:

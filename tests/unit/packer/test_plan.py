@@ -47,7 +47,7 @@ def test_only_that_matches_no_build_is_refused_before_packer(fake_packer: FakePa
     assert validate("glob").exit_code == 0  # globs match, and except is never checked
 
 
-@pytest.mark.parametrize("where", ["var", "toml", "var file", "auto var file"])
+@pytest.mark.parametrize("where", ["var", "toml", "var file", "auto var file", "auto var file beside a file"])
 def test_hybridcore_provisioners_is_reserved(fake_packer: FakePacker, project: Path, where: str) -> None:
     if where == "toml":
         _toml(project, '\n[targets.t]\ntemplate = "templates/web"\nvars = { hybridcore_provisioners = "[]" }\n')
@@ -56,6 +56,9 @@ def test_hybridcore_provisioners_is_reserved(fake_packer: FakePacker, project: P
         _toml(project, '\n[targets.t]\ntemplate = "templates/web"\nvar_files = ["vars/evil.pkrvars.hcl"]\n')
     elif where == "auto var file":
         (project / "templates" / "web" / "x.auto.pkrvars.hcl").write_text('hybridcore_provisioners = ["/x"]\n')
+    else:  # Packer 1.6.6 would not load it for a single-file template: refused all the same
+        (project / "templates" / "web" / "x.auto.pkrvars.json").write_text('{"hybridcore_provisioners": ["/x"]}')
+        _toml(project, '\n[targets.t]\ntemplate = "templates/web/web.pkr.hcl"\n')
     target = "web" if where in ("var", "auto var file") else "t"
     given = {"hybridcore_provisioners": '["/tmp/x.sh"]'} if where == "var" else None
     with pytest.raises((MalformedVar, ConfigError)) as info:
