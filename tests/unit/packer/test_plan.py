@@ -119,3 +119,13 @@ def test_an_unparsable_template_is_left_to_packer(fake_packer: FakePacker, proje
     assert result.classification.category == "template-syntax"
     assert any("could not parse" in w for w in result.warnings)
     assert any("everything the template names" in w for w in result.warnings)
+
+
+def test_a_computed_expression_is_printed_as_written(fake_packer: FakePacker, project: Path) -> None:
+    tpl = project / "templates" / "web" / "web.pkr.hcl"
+    tpl.write_text(tpl.read_text().replace('script = "${path.root}/scripts/setup.sh"',
+                                           'scripts = [for s in ["a"] : "${build.ID}/${s}.sh"]'))
+    cli = subprocess.run([sys.executable, "-m", "hybridcore.packer.cli", "validate", "web"],
+                         capture_output=True, text=True, cwd=project, check=False)
+    assert cli.returncode == 0, cli.stderr
+    assert '[for s in ["a"] : "${build.ID}/${s}.sh"]' in cli.stderr  # not eaten as Rich markup

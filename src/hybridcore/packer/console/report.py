@@ -34,8 +34,10 @@ def command_result(result: CommandResult, json_mode: bool) -> None:
         print_json(result.to_dict())
         return
     err = console(stderr=True)
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    from rich.markup import escape
+
+    for warning in result.warnings:  # expressions such as [for p in x : p] are text, not markup
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     for t in result.targets:
         if t.status == Status.OK:
             err.print(f"[green]✓[/] {t.target}: {result.command} ok "
