@@ -41,13 +41,13 @@ integration: deps venv
 faults: deps venv
 	$(BIN)/pytest -q -m faults
 
+# Every figure of issue 14, side by side with its baseline, then a summary against the targets.
+# On a busy machine: make bench BENCH_NICE=-15 (root; both sides alike, see bench/harness.py).
 bench: venv
-	$(BIN)/python bench/overhead.py
-	$(BIN)/python bench/drift.py
-	$(BIN)/python bench/parallel.py
 	$(BIN)/python bench/state_stress.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/state_pg.py
+	BENCH_NICE=$(BENCH_NICE) $(BIN)/python bench/all.py
 
 schemas: venv
 	$(BIN)/python -m hybridcore.packer.schemas schemas

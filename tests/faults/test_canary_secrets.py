@@ -217,8 +217,6 @@ def _exercised(obs: Observation, way: str) -> None:
 
 
 _MISSING = {
-    "toml-target-secrets": "issue 10: toml [targets.X] secrets are parsed but never passed to Packer",
-    "toml-top-level-secrets": "issue 10: top-level toml [secrets] are parsed but never passed to Packer",
     "cli-secret-flag": "issue 10: no --secret NAME=ENV_VAR option",
 }
 
@@ -240,11 +238,7 @@ def _raw_forms(secret: str, channels: Mapping[str, bytes | str]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("way", _ways({
-    **_MISSING,
-    "var-file-of-sensitive-variable": "issue 10: the value of a sensitive variable set in a var file is "
-                                      "never redacted",
-}))
+@pytest.mark.parametrize("way", _ways(_MISSING))
 def test_canary_printed_raw_never_leaks(builds: Callable[[str], Observation], way: str) -> None:
     obs = builds(way)
     _exercised(obs, way)
@@ -252,11 +246,7 @@ def test_canary_printed_raw_never_leaks(builds: Callable[[str], Observation], wa
     assert found == [], "the secret got out:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("way", _ways({
-    **_MISSING,
-    "var-file-of-sensitive-variable": "issue 10: the value of a sensitive variable set in a var file is "
-                                      "never redacted",
-}))
+@pytest.mark.parametrize("way", _ways(_MISSING))
 def test_canary_never_leaks_in_any_form(builds: Callable[[str], Observation], way: str) -> None:
     """Any trace of the canary (raw, JSON, Go-JSON \\u003c forms, machine-readable, truncated)."""
     obs = builds(way)
@@ -288,11 +278,9 @@ def test_canary_absent_from_human_output(project: Project) -> None:
 
 
 @pytest.mark.parametrize(("how", "value"), [
-    pytest.param("env-default", "e", id="sensitive-env-default-1-char", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a short sensitive value is accepted (and redacts every 'e')")),
+    pytest.param("env-default", "e", id="sensitive-env-default-1-char"),
     pytest.param("cli-var", "abc", id="sensitive-cli-var-3-chars"),
-    pytest.param("toml-secrets", "e", id="toml-secrets-1-char", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: toml secrets are never passed to Packer (and not length-checked)")),
+    pytest.param("toml-secrets", "e", id="toml-secrets-1-char"),
     pytest.param("secret-flag", "ab", id="secret-flag-2-chars", marks=pytest.mark.xfail(
         strict=True, reason="issue 10: no --secret NAME=ENV_VAR option")),
 ])
@@ -350,8 +338,6 @@ def test_password_named_env_with_short_value_corrupts_nothing(project: Project) 
     assert [row["status"] for row in runs_json(project)] == ["ok", "ok"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a secret equal to 'null' is redacted inside the record's "
-                                       "builder_type")
 def test_secret_equal_to_builder_type_keeps_record_fields(project: Project) -> None:
     """A declared 4-character secret 'null': text is redacted, identifiers Packer reports stay as reported."""
     project.toml('[targets.a]\ntemplate = "t.pkr.hcl"\n')
@@ -388,8 +374,6 @@ def bom_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Observ
         project.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: build refuses a template python-hcl2 cannot parse (BOM) "
-                                       "although Packer accepts it")
 def test_unreadable_template_keeps_values_off_packer_argv(bom_build: tuple[Observation, str]) -> None:
     obs, secret = bom_build
     assert obs.gate_error is None, f"{obs.gate_error}\n{obs.build.output[-3000:]}"
@@ -398,8 +382,6 @@ def test_unreadable_template_keeps_values_off_packer_argv(bom_build: tuple[Obser
     assert leaks(secret, argv) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: build refuses a template python-hcl2 cannot parse (BOM) "
-                                       "although Packer accepts it")
 def test_unreadable_template_redacts_every_given_value(bom_build: tuple[Observation, str]) -> None:
     obs, secret = bom_build
     assert obs.build.returncode == 0, obs.build.output[-3000:]

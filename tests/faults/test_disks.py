@@ -54,8 +54,6 @@ def test_unwritable_state_refuses_build_before_packer(project: Project) -> None:
     assert not marker.exists(), "Packer ran although the state could not be written"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a full disk mid-build gives a reader-thread traceback and "
-                                       "leaves the run 'running'")
 def test_full_disk_mid_build_fails_cleanly(tmp_path: Path) -> None:
     mount = tmp_path / "small"
     with small_tmpfs(mount, "2m"):
@@ -94,12 +92,9 @@ def test_read_only_cache_is_used_as_is(project: Project) -> None:
 
 
 @pytest.mark.parametrize("command", [
-    pytest.param(("runs",), id="runs", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: runs creates state.db")),
-    pytest.param(("artifacts",), id="artifacts", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: artifacts creates state.db")),
-    pytest.param(("drift", "a"), id="drift", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: drift creates state.db")),
+    pytest.param(("runs",), id="runs"),
+    pytest.param(("artifacts",), id="artifacts"),
+    pytest.param(("drift", "a"), id="drift"),
 ])
 def test_read_only_command_creates_no_state(project: Project, command: tuple[str, ...]) -> None:
     marked_project(project)
@@ -132,8 +127,6 @@ sys.stdin.read()
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a locked state is waited for twice the busy timeout (~65 s), "
-                                       "after Packer ran")
 def test_locked_state_gives_a_clear_error(project: Project) -> None:
     trusted(project)
     holder = subprocess.Popen([PYTHON, "-c", _LOCKER, str(project.state_db)], stdin=subprocess.PIPE,

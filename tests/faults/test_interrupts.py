@@ -84,10 +84,8 @@ def build_row(project: Project) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("sig", "status"), [
-    pytest.param(signal.SIGINT, "interrupted", id="SIGINT", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: Ctrl-C waits for a child that ignores SIGINT (blocked on its pipes)")),
-    pytest.param(signal.SIGTERM, "interrupted", id="SIGTERM", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: SIGTERM waits for a child that ignores it (blocked on its pipes)")),
+    pytest.param(signal.SIGINT, "interrupted", id="SIGINT"),
+    pytest.param(signal.SIGTERM, "interrupted", id="SIGTERM"),
 ])
 def test_signal_to_wrapper_stops_a_stubborn_child(project: Project, sig: signal.Signals, status: str) -> None:
     blocked = blocked_build(project)
@@ -102,7 +100,6 @@ def test_signal_to_wrapper_stops_a_stubborn_child(project: Project, sig: signal.
     assert build_row(project)["status"] == status
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: --timeout waits for a child that ignores SIGINT/SIGTERM")
 def test_timeout_stops_a_stubborn_child(project: Project) -> None:
     timeout = 5.0
     blocked = blocked_build(project, "--timeout", str(timeout))
@@ -116,7 +113,6 @@ def test_timeout_stops_a_stubborn_child(project: Project) -> None:
     assert build_row(project)["status"] not in ("running", "ok")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: Packer and its children outlive a SIGKILLed wrapper")
 def test_sigkill_of_wrapper_takes_packer_along(project: Project) -> None:
     blocked = blocked_build(project)
     os.kill(blocked.running.pid, signal.SIGKILL)
@@ -125,8 +121,6 @@ def test_sigkill_of_wrapper_takes_packer_along(project: Project) -> None:
     assert survivors == [], f"alive 5 s after the wrapper was killed: {survivors}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a killed wrapper's run stays 'running' and its temp folder "
-                                       "is never removed")
 def test_next_command_marks_killed_run_abandoned(project: Project) -> None:
     blocked = blocked_build(project)
     assert blocked.private, "no private temp folder seen for the run"

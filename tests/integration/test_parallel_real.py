@@ -41,7 +41,14 @@ build {
 }
 """
 
+# Declares the command's variable: a template that does not is refused (exit 2), as `-var` was.
 FAILING = """\
+variable "password" {
+  type      = string
+  sensitive = true
+  default   = ""
+}
+
 source "null" "broken" {
   communicator = "none"
 }

@@ -63,6 +63,21 @@ variable "region" {
   default = "dc1"
 }
 
+variable "api_key" {
+  type    = string
+  default = ""
+}
+
+variable "zone" {
+  type    = string
+  default = "a"
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+}
+
 variable "hybridcore_provisioners" {
   type    = list(string)
   default = []

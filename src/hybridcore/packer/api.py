@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import HybridcoreError
 from hybridcore.packer import binary as binmod
-from hybridcore.packer import driftcheck, runner
+from hybridcore.packer import driftcheck, preflight, runner
 from hybridcore.packer.config import Project, Target, load_project
 from hybridcore.packer.plan import env_name, plan_target
 from hybridcore.packer.session import Observer, RunOptions
@@ -37,12 +37,14 @@ def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None
              var_files: Sequence[str | Path] | None = None,
              provisioners: Sequence[str | Path] | None = None,
              project: Project | str | Path | None = None,
-             observer: Observer | None = None) -> CommandResult:
-    """``packer validate``; on success the target's current inputs become trusted for ``build``."""
+             observer: Observer | None = None, timeout: float | None = None) -> CommandResult:
+    """``packer validate``; on success the target's current inputs become trusted for ``build``.
+    ``timeout``: seconds per Packer run (then stopped; exit 75)."""
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
-    return runner.execute("validate", proj, packer, plans, observer=observer)
+    return runner.execute("validate", proj, packer, plans, observer=observer,
+                          options=RunOptions(timeout=timeout))
 
 
 def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None,
@@ -51,16 +53,20 @@ def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
           use_cache: bool = True, cache_dir: str | Path | None = None, retries: int | None = None,
           fail_fast: bool = False, timeout: float | None = None,
           project: Project | str | Path | None = None,
-          observer: Observer | None = None) -> CommandResult:
+          observer: Observer | None = None, lock_timeout: float | None = None) -> CommandResult:
     """``packer build -machine-readable``, refused with :class:`DriftDetected` unless every target's
-    inputs match what was last trusted (by ``validate`` or a successful build)."""
+    inputs match what was last trusted (by ``validate`` or a successful build).
+
+    ``lock_timeout``: seconds to wait while another build of the same (target, env) holds its lock
+    (default 0); then that target fails with category ``locked`` (exit 75)."""
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or (), force=force) for t in chosen]
     retries = proj.build_retries if retries is None else retries
-    if retries < 0 or (parallel is not None and parallel < 1):
-        raise HybridcoreError("retries must be >= 0 and parallel >= 1")
+    if retries < 0 or (parallel is not None and parallel < 1) or (lock_timeout or 0) < 0:
+        raise HybridcoreError("retries and lock_timeout must be >= 0 and parallel >= 1")
     options = RunOptions(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
+                         lock_timeout=lock_timeout or 0.0,
                          use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
     return runner.execute("build", proj, packer, plans, options=options, observer=observer)
 
@@ -76,6 +82,11 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     store = StateStore.for_root(proj.root)
     try:
         current = driftcheck.fingerprints_of(proj, packer, plans, env)
+        if not store.exists():  # read-only: never create a state; nothing is trusted yet
+            from hybridcore.packer.fingerprint import diff
+
+            return [driftcheck.Comparison(p, f, None, diff(None, f)).report(env)
+                    for p, f in zip(plans, current, strict=True)]
         return [c.report(env) for c in driftcheck.compare(store, plans, current, env)]
     finally:
         store.close()
@@ -85,6 +96,7 @@ def _resolve(project: Project | str | Path | None, targets: str | Sequence[str] 
              ) -> tuple[Project, binmod.PackerBinary, list[Target]]:
     proj = project if isinstance(project, Project) else load_project(project)
     chosen = proj.resolve(targets)
+    preflight.check_templates(t.template for t in chosen)  # before any parser or Packer reads them
     packer = binmod.discover(proj.packer_binary, proj.packer_version,
                              cache=proj.state_dir / "parsed" / "packer-version.json")
     return proj, packer, chosen

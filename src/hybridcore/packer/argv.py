@@ -1,13 +1,14 @@
 """Deterministic argv for Packer: the same request always yields the byte-identical command line.
 
 Fixed flag order: global flags, command flags, ``-only``/``-except``, ``-var-file`` in the order given,
-``-var`` sorted by name, then the template. Var files come before ``-var`` so that explicit values win.
-Secret values never reach these functions: they travel as ``PKR_VAR_<name>`` (see secrets.py).
+the generated var file last, then the template. No variable value is ever on argv (``ps`` shows it to
+every user): values given to the wrapper travel in the generated var file (varfile.py), which comes
+last so that they win over the user's var files, as ``-var`` did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -20,10 +21,10 @@ def _selection(only: Sequence[str], except_: Sequence[str]) -> list[str]:
     return out
 
 
-def _variables(plain_vars: Mapping[str, str], var_files: Sequence[Path]) -> list[str]:
+def _variables(var_files: Sequence[Path], generated: Path | str | None) -> list[str]:
     out = [f"-var-file={p}" for p in var_files]
-    for name in sorted(plain_vars):
-        out += ["-var", f"{name}={plain_vars[name]}"]
+    if generated is not None:
+        out.append(f"-var-file={generated}")
     return out
 
 
@@ -31,8 +32,8 @@ def validate_argv(
     packer: str,
     template: Path,
     *,
-    plain_vars: Mapping[str, str] | None = None,
     var_files: Sequence[Path] = (),
+    generated_var_file: Path | str | None = None,
     only: Sequence[str] = (),
     except_: Sequence[str] = (),
     syntax_only: bool = False,
@@ -40,15 +41,15 @@ def validate_argv(
     argv = [packer, "validate"]
     if syntax_only:
         argv.append("-syntax-only")
-    return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
+    return argv + _selection(only, except_) + _variables(var_files, generated_var_file) + [str(template)]
 
 
 def build_argv(
     packer: str,
     template: Path,
     *,
-    plain_vars: Mapping[str, str] | None = None,
     var_files: Sequence[Path] = (),
+    generated_var_file: Path | str | None = None,
     only: Sequence[str] = (),
     except_: Sequence[str] = (),
     force: bool = False,
@@ -56,7 +57,7 @@ def build_argv(
     argv = [packer, "build", "-machine-readable"]
     if force:
         argv.append("-force")
-    return argv + _selection(only, except_) + _variables(plain_vars or {}, var_files) + [str(template)]
+    return argv + _selection(only, except_) + _variables(var_files, generated_var_file) + [str(template)]
 
 
 def init_argv(packer: str, template: Path) -> list[str]:

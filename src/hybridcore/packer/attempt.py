@@ -8,6 +8,7 @@ process layer's logs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from hybridcore.packer.process import run as run_process
 from hybridcore.packer.secrets import PACKER_IDENTIFIERS, prepare_env
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for
+from hybridcore.packer.varfile import remove_var_file, var_file_path, write_var_file
 
 # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
@@ -63,51 +65,74 @@ class AttemptOutcome:
 def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptOutcome:
     target = plan.target
     tmpdir = _short_tmpdir(target.slug)
+    # Recorded before Packer starts: if this wrapper dies, the next command's sweep removes it.
+    s.store.record_run({"id": f"{s.command_id}/{target.slug}", "tmp_dir": str(tmpdir)})
     cache_dir: Path | None = None
     shared: list[str] = []
     if s.kind == "build":
         cache_dir, shared = _cache_view(s, plan, run_dir)
     fifo = FifoLog(fifo=run_dir / "packer.log.fifo", dest=run_dir / "packer.log")
     prepared = prepare_env(os.environ, hybridcore_env=s.env, log_path=fifo.fifo, tmpdir=tmpdir,
-                           secret_vars=plan.split.secret, cache_dir=cache_dir)
+                           cache_dir=cache_dir)
     redact = plan.redactor
-    atomic_write_json(run_dir / "command.json", redact.value({
+    # Every given value goes in the one file that holds secrets: 0600 in the 0700 temp folder, written
+    # just before Packer starts and removed whatever happens (after a crash, the abandoned-run sweep
+    # removes the folder, whose path command.json records).
+    var_file = var_file_path(tmpdir, plan.var_file) if plan.var_file is not None else None
+    argvs = plan.argvs_for(var_file)
+    atomic_write_json(run_dir / "command.json", redact.redact_record({
         "command_id": s.command_id, "kind": s.kind, "target": target.name, "attempt": n,
-        "argv": [list(a) for a in plan.argvs] if len(plan.argvs) > 1 else list(plan.argv),
-        "cwd": str(plan.cwd), "env_set": list(prepared.set_names), "env": s.env,
+        "argv": [list(a) for a in argvs] if len(argvs) > 1 else list(argvs[-1]),
+        "cwd": str(plan.cwd), "tmpdir": str(tmpdir), "env_set": list(prepared.set_names), "env": s.env,
         "packer": {"path": s.packer.path, "version": s.packer.version},
         "hybridcore_version": __version__, "started_at": now_iso(),
     }))
-    s.events.event(target.name, "start", attempt=n, argv=redact.value(list(plan.argv)), run_dir=str(run_dir))
+    s.events.event(target.name, "start", attempt=n, argv=redact.redact_record(list(plan.argv)),
+                   run_dir=str(run_dir))
     s.notify(target.name, "event", f"start:{n}")
     collector = ArtifactCollector()
 
-    def on_line(stream: str, line: str) -> None:
-        if stream == "stdout" and s.kind == "build":
-            ml = parse_line(line)
+    def on_raw_line(stream: str, raw: str) -> None:
+        # Parse first, redact what is stored: the collector keeps Packer's identifiers as printed
+        # (a secret equal to "null" or "file" must not become builder_type); records, manifests and
+        # events redact its values (redact_record with keep=PACKER_IDENTIFIERS).
+        if stream == "stdout":
+            ml = parse_line(raw)
             if ml is not None:
                 collector.feed(ml)
-        s.events.line(target.name, stream, line)
+
+    def on_line(stream: str, line: str) -> None:
+        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (process._Sink)
+            s.events.line(target.name, stream, line)
         s.notify(target.name, stream, line)
+
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        s.emit(target.name, name, logging.WARNING, **fields)
 
     timeout = s.timeout_for(target.timeout)
     steps: list[ProcessOutcome] = []
     packer_code = 0
-    for i, argv in enumerate(plan.argvs):
-        if s.cancel.interrupt.is_set() and steps:
-            break
-        step = run_process(ProcessRequest(
-            argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
-            stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line, timeout=timeout,
-            interrupt_grace=s.project.kill_grace, cancel=s.cancel, fifo_log=fifo, append=i > 0,
-        ))
-        steps.append(step)
-        if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
-            packer_code = step.exit_code  # a real failure outranks "unformatted" from an earlier folder
-        if step.ending != "exited":
-            break
-        if step.exit_code != 0 and s.kind != "fmt":
-            break  # `packer init` failed: the main command would only fail again
+    try:
+        write_var_file(tmpdir, plan.var_file)
+        for i, argv in enumerate(argvs):
+            if s.cancel.interrupt.is_set() and steps:
+                break
+            step = run_process(ProcessRequest(
+                argv=argv, env=dict(prepared.env), cwd=plan.cwd, stdout_path=run_dir / "stdout.log",
+                stderr_path=run_dir / "stderr.log", redact=redact, on_line=on_line,
+                on_raw_line=on_raw_line if s.kind == "build" else None, timeout=timeout,
+                interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
+                fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
+            ))
+            steps.append(step)
+            if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
+                packer_code = step.exit_code  # a real failure outranks "unformatted" from an earlier folder
+            if step.ending != "exited":
+                break
+            if step.exit_code != 0 and s.kind != "fmt":
+                break  # `packer init` failed: the main command would only fail again
+    finally:
+        remove_var_file(var_file)
     outcome = steps[0] if len(steps) == 1 else _merge(steps)
     shutil.rmtree(tmpdir, ignore_errors=True)
     if shared:
@@ -127,7 +152,14 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                        "replaces them")
             s.warnings.append(message)
             s.events.event(target.name, "warning", logging.WARNING, message=message)
-    classification = _classify(s, outcome, status, judged_code, timeout)
+    classification = _classify(s, outcome, status, judged_code, timeout, run_dir / "packer.log")
+    if any("disk full" in note for note in outcome.log_notes) and status in (Status.OK, Status.FAILED):
+        # Logs were lost: whatever Packer said, this run cannot be vouched for.
+        status = Status.FAILED
+        classification = Classification(
+            retryable=False, category="disk-full", rule="log-write",
+            hint=f"no space left on device for the run's logs in {run_dir} (log truncated: disk full); "
+                 "free some space and build again")
     template_manifest = None
     if s.kind == "build":
         template_manifest = _template_manifest(plan, since=steps[0].started_at.timestamp() - 1)
@@ -174,14 +206,28 @@ def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Statu
 
 
 def _classify(s: Session, outcome: ProcessOutcome, status: Status, packer_code: int,
-              timeout: float | None) -> Classification:
+              timeout: float | None, packer_log: Path) -> Classification:
     if status == Status.INTERRUPTED:
         return interrupted()
     if status == Status.TIMEOUT:
         return timed_out(timeout or 0)
     if status == Status.UNFORMATTED:
         return UNFORMATTED
-    return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules)
+    return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules,
+                    log_tail=_log_tail(packer_log) if packer_code != 0 else None)
+
+
+_LOG_TAIL_BYTES = 64 << 10
+
+
+def _log_tail(path: Path) -> str | None:
+    """The end of packer.log (already redacted on its way to disk), for causes Packer prints only there."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _cache_view(s: Session, plan: TargetPlan, run_dir: Path) -> tuple[Path, list[str]]:

@@ -26,7 +26,7 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
@@ -37,6 +37,7 @@ from hybridcore.files import atomic_write_bytes, atomic_writer, open_private, pr
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 INDEX = "index.json"
+OnProgress = Callable[[int, int | None], None]   # (bytes written so far, total or None)
 _HASHES = {"md5", "sha1", "sha256", "sha512"}
 _CHUNK = 1 << 20
 
@@ -139,18 +140,20 @@ class SharedCache:
 
     # -- fetch ------------------------------------------------------------------------------------
 
-    def ensure(self, d: Download, *, timeout: float = 60.0) -> Path:
+    def ensure(self, d: Download, *, timeout: float = 60.0, on_progress: OnProgress | None = None) -> Path:
         """The verified shared entry for ``d``, downloading it once across threads and processes.
 
-        Every failure is a :class:`CacheError`: a build whose prefetch fails lets Packer download."""
+        ``on_progress(done, total)`` is called after every chunk written (``total``: the server's
+        Content-Length, or None), e.g. a ``download_progress.DownloadProgress``. Every failure is a
+        :class:`CacheError`: a build whose prefetch fails lets Packer download."""
         try:
-            return self._ensure(d, timeout)
+            return self._ensure(d, timeout, on_progress)
         except CacheError:
             raise
         except (OSError, ValueError, HTTPException) as exc:
             raise CacheError(f"could not prefetch {d.urls[0]}: {exc}") from exc
 
-    def _ensure(self, d: Download, timeout: float) -> Path:
+    def _ensure(self, d: Download, timeout: float, on_progress: OnProgress | None) -> Path:
         from filelock import FileLock
 
         private_dir(self.root)
@@ -169,7 +172,7 @@ class SharedCache:
                 errors = []
                 for url in d.urls:
                     try:
-                        got = _fetch(url, fh, timeout, d.algorithm)
+                        got = _fetch(url, fh, timeout, d.algorithm, on_progress)
                         break
                     except (OSError, ValueError, HTTPException) as exc:
                         errors.append(f"{url}: {exc}")
@@ -276,12 +279,16 @@ class SharedCache:
         return removed
 
 
-def _fetch(url: str, dest: IO[bytes], timeout: float, algorithm: str) -> str:
+def _fetch(url: str, dest: IO[bytes], timeout: float, algorithm: str, on_progress: OnProgress | None = None) -> str:
     """Download ``url`` into ``dest``; the hex digest of what was written, by ``algorithm``."""
     hasher = hashlib.new(algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": "hybridcore-packer"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        total, done = response.length, 0  # Content-Length (None if not sent); read() counts it down
         while chunk := response.read(_CHUNK):
             dest.write(chunk)
             hasher.update(chunk)
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(done, total)
     return hasher.hexdigest()

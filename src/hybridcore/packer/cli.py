@@ -327,6 +327,13 @@ def _with_store(ctx: typer.Context, fn: Callable[[Any], Any], json_mode: bool) -
         project = load_project(_project(ctx))
         store = StateStore.for_root(project.root)
         try:
+            if not store.exists():  # read-only commands never create a state
+                from hybridcore.packer.sweep import NO_STATE
+
+                return fn(NO_STATE)
+            from hybridcore.packer.sweep import sweep
+
+            sweep(store)  # runs of a killed wrapper become 'abandoned' before anyone lists them
             return fn(store)
         finally:
             store.close()

@@ -74,6 +74,7 @@ class Project:
     classify_rules: tuple[Mapping[str, Any], ...] = ()
     strict: bool = False          # [build] strict: refuse builds with inputs that cannot be hashed
     runs_keep: int | None = None  # [runs] keep: newest N commands' run folders kept
+    log_max_mb: int = 256         # [build] log_max_mb: per log file of a run; the rest is dropped with a note
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     def workdir_of(self, target: Target) -> Path:
@@ -234,6 +235,7 @@ def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:
         classify_rules=tuple(rules),
         strict=strict,
         runs_keep=keep,
+        log_max_mb=_int(build, "log_max_mb", 256, where) or 256,
         raw=raw,
     )
 

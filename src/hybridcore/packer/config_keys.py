@@ -51,6 +51,7 @@ SECTION_KEYS: dict[str, tuple[Key, ...]] = {
         Key("backoff_max", "seconds", "120", "longest wait between retries"),
         Key("backoff_jitter", "seconds", "1", "random extra wait between retries"),
         Key("strict", "bool", "false", "refuse builds whose inputs cannot all be resolved and hashed"),
+        Key("log_max_mb", "MiB", "256", "cap per log file of a run (stdout, stderr, packer.log); a note marks the cut"),
     ),
     "cache": (
         Key("dir", "path", ".hybridcore/cache", "shared download cache (used read-only when it is)"),

@@ -36,7 +36,10 @@ def parse_line(line: str) -> MachineLine | None:
     parts = line.rstrip("\r\n").split(",")
     if len(parts) < 3 or not _is_int(parts[0]):
         return None
-    return MachineLine(int(parts[0]), parts[1], parts[2], tuple(unescape(p) for p in parts[3:]))
+    # Most lines have nothing escaped: skip unescaping each field (this runs on every streamed line).
+    if "%!(" in line or "\\" in line:
+        return MachineLine(int(parts[0]), parts[1], parts[2], tuple(unescape(p) for p in parts[3:]))
+    return MachineLine(int(parts[0]), parts[1], parts[2], tuple(parts[3:]))
 
 
 def ui_text(ml: MachineLine) -> str | None:

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from hybridcore.errors import ConfigError, MalformedVar, TemplateError, TemplateNotFound
+from hybridcore.errors import ConfigError, TemplateError, TemplateNotFound
 from hybridcore.packer import argv as argmod
 from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
-from hybridcore.packer.secrets import Redactor, Secret, SplitVars, secret_values, split_vars
+from hybridcore.packer.planvars import INJECTED, RESERVED, plan_vars
+from hybridcore.packer.secrets import Redactor, SplitVars, env_redactor
 from hybridcore.packer.template_eval import resolve
 from hybridcore.packer.templates import TemplateInfo, analyze, load_summary, unparsed
+from hybridcore.packer.varfile import PLACEHOLDER_DIR, GeneratedVarFile, var_file_path
 
 Kind = Literal["fmt", "validate", "build"]
-# Variables the wrapper injects when a template declares them; excluded from fingerprints because they
-# describe the run, not the image.
-INJECTED = ("hybridcore_provisioners", "hybridcore_env")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -41,11 +40,20 @@ class TargetPlan:
     provisioners: tuple[Path, ...]       # explicit (argument + config), absolute
     warnings: tuple[str, ...] = ()
     secret_names: frozenset[str] = field(default_factory=frozenset)
+    var_file: GeneratedVarFile | None = None  # every given value; written per attempt (varfile.py)
 
     @property
     def argv(self) -> tuple[str, ...]:
-        """The main command (after ``packer init``, when that runs first)."""
+        """The main command (after ``packer init``, when that runs first). The generated var file
+        shows as ``$TMPDIR/<name>``: it exists only in a running attempt's temp folder."""
         return self.argvs[-1]
+
+    def argvs_for(self, var_file: Path | None) -> tuple[tuple[str, ...], ...]:
+        """The argvs to run, with the generated var file at ``var_file`` (where the attempt wrote it)."""
+        if self.var_file is None or var_file is None:
+            return self.argvs
+        shown = f"-var-file={var_file_path(PLACEHOLDER_DIR, self.var_file)}"
+        return tuple(tuple(f"-var-file={var_file}" if a == shown else a for a in argv) for argv in self.argvs)
 
     @property
     def command_line(self) -> str:
@@ -87,9 +95,9 @@ def _check_resolution(kind: Kind, project: Project, target: Target, info: Templa
     """Refuse what Packer would do wrong or silently (exit 2); name what cannot be hashed."""
     resolved = info.resolved
     assert resolved is not None
-    origin = resolved.var_origins.get("hybridcore_provisioners") or _reserved_beside(info, project)
+    origin = resolved.var_origins.get(RESERVED) or _reserved_beside(info, project)
     if origin is not None:
-        raise ConfigError(f"target {target.name!r}: {origin} sets hybridcore_provisioners, which is reserved",
+        raise ConfigError(f"target {target.name!r}: {origin} sets {RESERVED}, which is reserved",
                           hint="hybridcore sets it from the declared provisioners; remove it from the var file")
     if resolved.unmatched_only:
         names = sorted(resolved.builds)
@@ -121,18 +129,9 @@ def _reserved_beside(info: TemplateInfo, project: Project) -> str | None:
                 doc = load_summary(path, "vars", project.state_dir / "parsed")
             except TemplateError:
                 continue
-            if "hybridcore_provisioners" in (doc.get("assignments") or {}):
+            if RESERVED in (doc.get("assignments") or {}):
                 return str(path)
     return None
-
-
-def merge_vars(target: Target, vars_: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged: dict[str, Any] = dict(target.vars)
-    for name, value in (vars_ or {}).items():
-        if not isinstance(name, str) or not name:
-            raise MalformedVar(f"malformed variable name {name!r}")
-        merged[name] = value
-    return merged
 
 
 def plan_target(
@@ -162,15 +161,19 @@ def plan_target(
         if not fmt_lines:
             raise TemplateNotFound(f"target {target.name!r}: no HCL2 files to format under {target.template}")
         return TargetPlan(kind, target, None, tuple(tuple(a) for a in fmt_lines), SplitVars({}, {}),
-                          Redactor(secret_values(SplitVars({}, {}), base_env)), (), ())
+                          env_redactor(base_env), (), ())
 
     workdir = project.workdir_of(target)
     try:
         info = analyze(target.template, cache_dir=project.state_dir / "parsed", workdir=workdir)
     except TemplateError:
-        # Packer decides: its diagnostics (words and positions) are what validate shows, and what it
-        # accepts builds. Without variable metadata only explicit secrets are known to be secret,
-        # and nothing the template names can be hashed (named below; strict refuses).
+        if kind != "validate" and project.strict and refuse_computed:
+            raise TemplateError(f"target {target.name!r}: hybridcore cannot parse {target.template}; [build] "
+                                "strict = true refuses a build whose inputs cannot all be hashed",
+                                hint="fix the template so it can be read, or drop strict") from None
+        # Packer decides: its diagnostics (words and positions) are what validate shows, and it builds
+        # what it can read (a UTF-8 BOM); without variable metadata every value given is redacted
+        # (planvars: fail closed) and nothing the template names is hashed (named below).
         info = unparsed(target.template, workdir=workdir)
         parse_warning: str | None = (f"{target.name}: hybridcore could not parse the template; Packer's own "
                                      "diagnostics are authoritative")
@@ -179,49 +182,20 @@ def plan_target(
     template_requires(packer.version, info.required_version, target.template)
     files = target.var_files + _existing(var_files, "var file", here)
     explicit = target.provisioners + _existing(provisioners, "provisioner asset", here)
-    values = merge_vars(target, vars_)
-    warnings: list[str] = [parse_warning] if parse_warning else []
-    if "hybridcore_provisioners" in values:
-        raise MalformedVar("hybridcore_provisioners is reserved: hybridcore sets it from the declared "
-                           "provisioners", hint="list the assets under provisioners (or --provisioner) instead")
-    if "hybridcore_provisioners" in info.variables:
-        values["hybridcore_provisioners"] = [str(p) for p in explicit]
-    elif explicit and info.parsed:
+    pv = plan_vars(target, info, parsed=parse_warning is None, given=vars_, var_files=files,
+                   provisioners=explicit, base_env=base_env, hybridcore_env=env_name())
+    warnings: list[str] = [pv.redactor(parse_warning)] if parse_warning else []
+    warnings += pv.warnings
+    if explicit and info.parsed and RESERVED not in info.variables:
         warnings.append(f"{target.name}: provisioners are hashed for drift but Packer never runs them: the "
-                        "template does not declare variable \"hybridcore_provisioners\"")
-    if "hybridcore_env" in info.variables:
-        values.setdefault("hybridcore_env", env_name())
-    sensitive = info.sensitive_names()
-    if info.kind == "json":
-        # Legacy JSON templates read variables only from -var (argv) or {{env}} defaults, never from
-        # PKR_VAR_: a secret value could reach them only on the command line, which is refused.
-        bad = sorted(n for n, v in values.items() if isinstance(v, Secret) or n in sensitive)
-        if bad:
-            raise TemplateError(
-                f"{target.template}: secret variables {bad} need an HCL2 template",
-                hint="legacy JSON templates take variables only on the command line; migrate with "
-                     "'packer hcl2_upgrade' or read the secret with {{env `NAME`}} in the variable default",
-            )
-    split = split_vars(values, sensitive)
-    env_defaults = [v.env_default for v in info.variables.values() if v.sensitive and v.env_default]
-    env_defaults += [f"PKR_VAR_{n}" for n in sensitive]
-    redactor = Redactor(secret_values(split, base_env, env_defaults))
-    for var in info.variables.values():
-        if var.sensitive and var.has_literal_default:
-            warnings.append(
-                f"{target.name}: sensitive variable {var.name!r} has a literal default; read it with "
-                f"env(\"...\") or pass it at run time so the secret is not committed"
-            )
-    for name in sorted(values):
-        if name in target.vars and name in sensitive:
-            warnings.append(f"{target.name}: sensitive variable {name!r} is set in hybridcore.toml; "
-                            "prefer the environment (PKR_VAR_" + name + ")")
-    resolved = resolve(info, var_files=files, values=split.plain, hidden=sensitive | set(split.secret),
-                       env=base_env, only=target.only, except_=target.except_, packer_version=packer.version,
+                        f"template does not declare variable \"{RESERVED}\"")
+    resolved = resolve(info, var_files=files, values=pv.split.plain, hidden=pv.secret_names, env=base_env,
+                       only=target.only, except_=target.except_, packer_version=packer.version,
                        root=project.root, cache_dir=project.state_dir / "parsed")
     info = replace(info, resolved=resolved, manifest_outputs=resolved.manifest_outputs or info.manifest_outputs)
     warnings += _check_resolution(kind, project, target, info, refuse_computed=refuse_computed)
-    common: dict[str, Any] = {"plain_vars": split.plain, "var_files": files, "only": target.only,
+    generated = var_file_path(PLACEHOLDER_DIR, pv.var_file) if pv.var_file else None
+    common: dict[str, Any] = {"var_files": files, "generated_var_file": generated, "only": target.only,
                               "except_": target.except_}
     template = Path(info.argument)  # as typed in workdir: path.root and relative paths resolve as by hand
     if kind == "validate":
@@ -237,5 +211,5 @@ def plan_target(
         else:
             warnings.append(f"{target.name}: the template declares required_plugins, which Packer "
                             f"{packer.version} does not support (packer init arrived in 1.7.0)")
-    return TargetPlan(kind, target, info, argvs, split, redactor, files, explicit,
-                      tuple(warnings), frozenset(sensitive | set(split.secret)))
+    return TargetPlan(kind, target, info, argvs, pv.split, pv.redactor, files, explicit,
+                      tuple(warnings), pv.secret_names, pv.var_file)

@@ -10,6 +10,7 @@ here knows which tool runs: judging the exit code is the caller's job.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -21,28 +22,38 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from hybridcore.files import open_private
+from hybridcore.packer.watchdog import Watchdog
 
 # How the process ended: by itself (any exit code), or stopped by us on request or at the deadline.
 Ending = Literal["exited", "interrupted", "timeout"]
 LineCallback = Callable[[str, str], None]   # (stream, redacted line)
+EventCallback = Callable[[str, dict[str, Any]], None]   # (event name, fields)
 TAIL_BYTES = 1 << 20
 log = logging.getLogger(__name__)
+_READER_JOIN_S = 2.0   # how long readers are waited for once the group was stopped
+_KILL_WAIT_S = 5.0     # how long a SIGKILLed child is waited for
 _CHUNK = 1 << 20  # longest "line" read at once; longer lines arrive in pieces instead of growing memory
 
 
 class Cancel:
-    """Shared by every process of one command: ``interrupt`` asks for a clean stop, ``kill`` for now."""
+    """Shared by every process of one command: ``interrupt`` asks for a clean stop, ``kill`` for now.
+
+    ``signal`` is the first signal the process groups get: SIGINT for a Ctrl-C, SIGTERM when the
+    wrapper itself was sent SIGTERM (the caller's intent is passed on as it came)."""
 
     def __init__(self) -> None:
         self.interrupt = threading.Event()
         self.kill = threading.Event()
+        self.signal = signal.SIGINT
 
-    def request(self) -> None:
+    def request(self, sig: signal.Signals = signal.SIGINT) -> None:
         if self.interrupt.is_set():
             self.kill.set()
+        else:
+            self.signal = sig
         self.interrupt.set()
 
 
@@ -66,6 +77,9 @@ class ProcessRequest:
     stderr_path: Path
     redact: Callable[[str], str] = lambda s: s
     on_line: LineCallback | None = None
+    # Sees each line *before* redaction, for parsing only (a secret equal to "null" must not turn a
+    # parsed field into the marker); it must store nothing. Called before ``on_line``.
+    on_raw_line: LineCallback | None = None
     timeout: float | None = None
     interrupt_grace: float = 60.0   # after SIGINT, before SIGTERM: the child may be cleaning up remotely
     term_grace: float = 10.0        # after SIGTERM, before SIGKILL
@@ -73,6 +87,9 @@ class ProcessRequest:
     cancel: Cancel = field(default_factory=Cancel)
     fifo_log: FifoLog | None = None
     append: bool = False            # append to the log files (several commands of one step)
+    on_event: EventCallback | None = None   # stop steps as they happen: ("escalate"|"timeout", fields)
+    guard: bool = True              # a watchdog kills the child's group if this process dies
+    log_max_bytes: int | None = None    # per log file; the rest is dropped with a note
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +104,7 @@ class ProcessOutcome:
     finished_at: datetime
     signals: tuple[str, ...] = ()    # signals sent, in order
     pid: int = 0
+    log_notes: tuple[str, ...] = ()  # why a log file was cut short (size cap, disk full)
 
     @property
     def duration(self) -> float:
@@ -113,11 +131,19 @@ class _Tail:
         return "\n".join(self.lines) + ("\n" if self.lines else "")
 
 
-def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
-          redact: Callable[[str], str], on_line: LineCallback | None) -> None:
+def _pump(pipe: IO[bytes], sink: IO[bytes] | _Sink, tail: _Tail | None, stream: str,
+          redact: Callable[[str], str], on_line: LineCallback | None,
+          on_raw_line: LineCallback | None = None) -> None:
     with pipe, sink:
         while chunk := pipe.readline(_CHUNK):
-            line = redact(chunk.decode("utf-8", "replace").rstrip("\r\n"))
+            raw = chunk.decode("utf-8", "replace").rstrip("\r\n")
+            if on_raw_line is not None:
+                try:
+                    on_raw_line(stream, raw)
+                except Exception as exc:  # a broken parser must not stop the capture
+                    # Its type only: the message could quote the raw (unredacted) line.
+                    log.error("raw line consumer failed on %s: %s", stream, type(exc).__name__)
+            line = redact(raw)
             sink.write(line.encode() + b"\n")
             sink.flush()
             if tail is not None:
@@ -132,7 +158,8 @@ def _pump(pipe: IO[bytes], sink: IO[bytes], tail: _Tail | None, stream: str,
 class _FifoReader:
     """Drains a :class:`FifoLog` (redacted) into its destination for as long as the child runs."""
 
-    def __init__(self, fifo: Path, out: Path, redact: Callable[[str], str], append: bool) -> None:
+    def __init__(self, fifo: Path, out: Path, redact: Callable[[str], str], append: bool,
+                 limit: int | None = None) -> None:
         self.fifo = fifo
         fifo.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(FileNotFoundError):
@@ -143,8 +170,9 @@ class _FifoReader:
         self._wfd: int | None = os.open(fifo, os.O_WRONLY)
         os.set_blocking(rfd, True)
         self._thread = threading.Thread(
-            target=_pump, args=(os.fdopen(rfd, "rb"), open_private(out, append=append), None, "fifo-log", redact, None),
-            daemon=True, name="hybridcore-fifo-log",
+            target=_pump, daemon=True, name="hybridcore-fifo-log",
+            args=(os.fdopen(rfd, "rb"), _Sink(open_private(out, append=append), limit), None, "fifo-log", redact,
+                  None),
         )
         self._thread.start()
 
@@ -163,27 +191,62 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals, sent: list
         sent.append(sig.name)
 
 
-def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str]) -> None:
-    """INT -> (grace) -> TERM -> (grace) -> KILL, to the whole process group."""
-    for sig, grace in ((signal.SIGINT, req.interrupt_grace), (signal.SIGTERM, req.term_grace)):
+def _group_gone(proc: subprocess.Popen[bytes]) -> bool:
+    """Packer reaped and nothing left in its group: a provisioner's child that ignores signals may
+    outlive Packer and keep its pipes open, so Packer's exit alone does not end a stop."""
+    if proc.poll() is None:
+        return False
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str],
+         first: signal.Signals = signal.SIGINT) -> None:
+    """``first`` -> (grace) -> SIGTERM -> (grace) -> SIGKILL, to the whole process group; returns once
+    the group is gone or SIGKILL was sent. ``cancel.kill`` (a second Ctrl-C) skips to SIGKILL."""
+    steps = [(first, req.interrupt_grace)]
+    if first != signal.SIGTERM:
+        steps.append((signal.SIGTERM, req.term_grace))
+    for i, (sig, grace) in enumerate(steps):
+        if req.cancel.kill.is_set():
+            break
+        if i:
+            _emit(req, "escalate", signal=sig.name)
         _signal_group(proc, sig, sent)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                proc.wait(timeout=0.1)
+        while time.monotonic() < deadline and not req.cancel.kill.is_set():
+            if _group_gone(proc):
                 return
-            except subprocess.TimeoutExpired:
-                if req.cancel.kill.is_set():
-                    break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.05)
+        if _group_gone(proc):
+            return
+    _emit(req, "escalate", signal="SIGKILL")
     _signal_group(proc, signal.SIGKILL, sent)
-    proc.wait()
+    # Bounded: a process stuck in the kernel (D state) must not hold the wrapper forever.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_KILL_WAIT_S)
+
+
+def _emit(req: ProcessRequest, name: str, **fields: Any) -> None:
+    if req.on_event is not None:
+        try:
+            req.on_event(name, fields)
+        except Exception:  # a broken consumer must not stop the stop
+            log.exception("event consumer failed on %s", name)
 
 
 def run(req: ProcessRequest) -> ProcessOutcome:
     started = datetime.now(UTC)
     log_fifo = None
     if req.fifo_log is not None:
-        log_fifo = _FifoReader(req.fifo_log.fifo, req.fifo_log.dest, req.redact, req.append)
+        log_fifo = _FifoReader(req.fifo_log.fifo, req.fifo_log.dest, req.redact, req.append,
+                               req.log_max_bytes)
     out_tail, err_tail = _Tail(req.tail_bytes), _Tail(req.tail_bytes)
     sent: list[str] = []
     ending: Ending = "exited"
@@ -198,13 +261,14 @@ def run(req: ProcessRequest) -> ProcessOutcome:
         raise
     assert proc.stdout is not None
     assert proc.stderr is not None
+    watchdog = _guard(proc.pid) if req.guard else None
+    sinks = (_Sink(open_private(req.stdout_path, append=req.append), req.log_max_bytes),
+             _Sink(open_private(req.stderr_path, append=req.append), req.log_max_bytes))
     readers = [
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stdout, open_private(req.stdout_path, append=req.append), out_tail, "stdout", req.redact,
-            req.on_line)),
+            proc.stdout, sinks[0], out_tail, "stdout", req.redact, req.on_line, req.on_raw_line)),
         threading.Thread(target=_pump, daemon=True, args=(
-            proc.stderr, open_private(req.stderr_path, append=req.append), err_tail, "stderr", req.redact,
-            req.on_line)),
+            proc.stderr, sinks[1], err_tail, "stderr", req.redact, req.on_line, req.on_raw_line)),
     ]
     for t in readers:
         t.start()
@@ -217,9 +281,11 @@ def run(req: ProcessRequest) -> ProcessOutcome:
             except subprocess.TimeoutExpired:
                 if req.cancel.interrupt.is_set():
                     ending = "interrupted"
-                elif deadline is not None and time.monotonic() >= deadline:
+                    stop(proc, req, sent, req.cancel.signal)
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
                     ending = "timeout"
-                if ending != "exited":
+                    _emit(req, "timeout", seconds=req.timeout)
                     stop(proc, req, sent)
                     break
     except KeyboardInterrupt:
@@ -228,12 +294,91 @@ def run(req: ProcessRequest) -> ProcessOutcome:
         req.cancel.interrupt.set()
         stop(proc, req, sent)
     finally:
-        for t in readers:
-            t.join()
+        stopped = _drain(readers, proc, req, sent, ending != "exited")
         if log_fifo is not None:
-            log_fifo.close()
+            log_fifo.close(_READER_JOIN_S if stopped else 10.0)
+        if watchdog is not None:
+            watchdog.release()
+    if stopped and ending == "exited":
+        ending = "interrupted"
     return ProcessOutcome(
-        exit_code=proc.returncode, ending=ending, stdout=out_tail.text(), stderr=err_tail.text(),
+        exit_code=proc.returncode if proc.returncode is not None else -signal.SIGKILL, ending=ending,
+        stdout=out_tail.text(), stderr=err_tail.text(),
         stdout_truncated=out_tail.truncated, stderr_truncated=err_tail.truncated,
         started_at=started, finished_at=datetime.now(UTC), signals=tuple(sent), pid=proc.pid,
+        log_notes=tuple(n for sink in sinks if (n := sink.note) is not None),
     )
+
+
+def _guard(pgid: int) -> Watchdog | None:
+    try:
+        return Watchdog.guard(pgid)
+    except OSError as exc:  # no /bin/sh, no fds left: the build still runs, unguarded
+        log.warning("no watchdog for process group %d: %s", pgid, exc)
+        return None
+
+
+def _drain(readers: list[threading.Thread], proc: subprocess.Popen[bytes], req: ProcessRequest,
+           sent: list[str], stopped: bool) -> bool:
+    """Join the reader threads; True when the group had to be stopped.
+
+    After a stop the joins are bounded: the group is dead, so a pipe still open belongs to a process
+    that left the group, and its reader is abandoned (a daemon thread) rather than waited for. Before
+    a stop, a Ctrl-C while waiting (Packer exited, something it started holds the pipes) stops the
+    group first."""
+    for t in readers:
+        while t.is_alive():
+            if stopped:
+                t.join(_READER_JOIN_S)
+                break
+            t.join(0.1)
+            if req.cancel.interrupt.is_set():
+                stop(proc, req, sent, req.cancel.signal)
+                stopped = True
+    return stopped
+
+
+class _Sink:
+    """A log file that never stops the capture: past ``limit`` bytes, or when a write fails (a full
+    disk), it writes one note if it can and drops the rest; ``note`` says why for the caller."""
+
+    def __init__(self, fh: IO[bytes], limit: int | None) -> None:
+        self.fh, self.limit, self.written = fh, limit, 0
+        self.note: str | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.note is not None:
+            return 0
+        if self.limit is not None and self.written + len(data) > self.limit:
+            self._stop(f"log truncated: over {self.limit // (1 << 20)} MiB ([build] log_max_mb)")
+            return 0
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            self._stop("log truncated: disk full" if exc.errno == errno.ENOSPC else f"log truncated: {exc}")
+            return 0
+        self.written += len(data)
+        return len(data)
+
+    def _stop(self, note: str) -> None:
+        self.note = note
+        with contextlib.suppress(OSError):
+            self.fh.write(f"[hybridcore: {note}]\n".encode())
+            self.fh.flush()
+
+    def flush(self) -> None:
+        if self.note is None:
+            try:
+                self.fh.flush()
+            except OSError as exc:
+                self._stop("log truncated: disk full" if exc.errno == errno.ENOSPC else f"log truncated: {exc}")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.fh.close()
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -28,6 +28,8 @@ from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.secrets import PACKER_IDENTIFIERS
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for, worst
+from hybridcore.state.common import this_process
+from hybridcore.state.errors import LockTimeout
 
 if TYPE_CHECKING:
     from hybridcore.packer import records as rec
@@ -50,20 +52,41 @@ def _row(s: Session, plan: TargetPlan, *, attempt: int, run_dir: Path | None, st
          finished_at: str | None = None) -> dict[str, Any]:
     return {
         "id": f"{s.command_id}/{plan.target.slug}", "kind": s.kind, "target": plan.target.name,
-        "env": s.env, "argv": plan.redactor.value(list(plan.argv)), "exit_code": exit_code,
+        "env": s.env, "argv": plan.redactor.redact_record(list(plan.argv)), "exit_code": exit_code,
         "status": str(status), "category": classification.category if classification else None,
         "retryable": classification.retryable if classification else None,
         "hint": classification.hint if classification else None,
         "started_at": s.started_at, "finished_at": finished_at,
         "run_dir": str(run_dir) if run_dir is not None else None, "attempt": attempt,
+        **this_process(),   # host, pid, boot id: how the abandoned-run sweep tells a dead wrapper
     }
 
 
 def record_started(s: Session, plans: Sequence[TargetPlan]) -> None:
-    """Every target's row as ``running``, before any Packer starts."""
+    """Every target's row as ``running``, before any Packer starts (a build: once it holds its lock)."""
     for plan in plans:
         s.store.record_run(_row(s, plan, attempt=1, run_dir=s.run_root / plan.target.slug,
                                 status=Status.RUNNING))
+
+
+def finish_locked(s: Session, plan: TargetPlan, exc: LockTimeout, base_dir: Path) -> Finished:
+    """A build that never started: another build of (target, env) held the lock past --lock-timeout.
+    A result (status failed, category ``locked``, exit 75), not an exception; never retried."""
+    from hybridcore.packer import records as rec
+
+    classification = Classification(retryable=False, category="locked", rule="build-lock",
+                                    hint=f"{exc.message}; {exc.hint}")
+    now = now_iso()
+    result = rec.TargetResult(
+        target=plan.target.name, command=plan.redactor(plan.command_line),
+        argv=plan.redactor.value(list(plan.argv)), exit_code=LockTimeout.exit_code, status=Status.FAILED,
+        stdout="", stderr=exc.message + "\n", run_dir=str(base_dir), started_at=s.started_at, finished_at=now,
+        retryable=False, classification=classification,
+    )
+    atomic_write_json(base_dir / "result.json", result.to_dict())
+    s.store.record_run(_row(s, plan, attempt=0, run_dir=base_dir, status=Status.FAILED,
+                            exit_code=LockTimeout.exit_code, classification=classification, finished_at=now))
+    return Finished(result, None)
 
 
 def record_refused(s: Session, plans: Sequence[TargetPlan], classification: Classification) -> None:
@@ -123,7 +146,7 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
     finished = now_iso()
     result = rec.TargetResult(
         target=target.name, command=plan.redactor(plan.command_line),
-        argv=plan.redactor.value(list(plan.argv)), exit_code=last.exit_code,
+        argv=plan.redactor.redact_record(list(plan.argv)), exit_code=last.exit_code,
         packer_exit_code=last.packer_exit_code, status=last.status,
         stdout=last.process.stdout, stderr=last.process.stderr,
         stdout_truncated=last.process.stdout_truncated, stderr_truncated=last.process.stderr_truncated,

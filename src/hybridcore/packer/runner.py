@@ -14,24 +14,29 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hybridcore.files import private_dir
 from hybridcore.ids import new_ulid
 from hybridcore.logs import EventLog, now_iso
 from hybridcore.packer import artifacts as artmod
-from hybridcore.packer import driftcheck, results
+from hybridcore.packer import driftcheck, preflight, results, sweep
 from hybridcore.packer.attempt import AttemptOutcome, run_attempt
 from hybridcore.packer.binary import PackerBinary
 from hybridcore.packer.classify import classify, load_rules
 from hybridcore.packer.config import Project
 from hybridcore.packer.plan import Kind, TargetPlan, env_name
 from hybridcore.packer.process import Cancel
+from hybridcore.packer.retry_policy import retry_after_hint, retry_delay
 from hybridcore.packer.session import Observer, RunOptions, Session
 from hybridcore.packer.status import Status
 from hybridcore.state import StateStore
+from hybridcore.state.errors import LockTimeout
 
 if TYPE_CHECKING:
     from hybridcore.packer.fingerprint import Fingerprint
@@ -50,12 +55,14 @@ def execute(kind: Kind, project: Project, packer: PackerBinary, plans: Sequence[
     try:
         store = StateStore.for_root(project.root)
         try:
-            # A corrupt or too-new state store, or a bad [[classify.rules]] entry, stops the command
-            # here, before Packer runs, not after.
-            store.get_trusted(plans[0].target.name, env)
+            # An unwritable, full, locked, corrupt or too-new state store, or a bad [[classify.rules]]
+            # entry, stops the command here, before Packer runs, not after.
+            preflight.check_state(store, project.state_dir)
             rules = load_rules(project.classify_rules) if project.classify_rules else None
-            return _run(Session(kind, project, packer, options or RunOptions(), command_id, env, started_at,
-                                events, store, observer, Cancel(), rules), plans)
+            s = Session(kind, project, packer, options or RunOptions(), command_id, env, started_at,
+                        events, store, observer, Cancel(), rules)
+            sweep.sweep(store, lambda name, fields: s.emit("*", name, logging.WARNING, **fields))
+            return _run(s, plans)
         finally:
             store.close()
     finally:
@@ -78,7 +85,8 @@ def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
         _refuse_drifted(s, plans, [fingerprints[p.target.name] for p in plans])
         if s.options.use_cache:
             private_dir(s.cache_dir)
-    results.record_started(s, plans)
+    if s.kind != "build":
+        results.record_started(s, plans)  # a build's row is written once it holds the build lock
     _preload()
     finished = _run_targets(s, plans, fingerprints)
     return results.command_result(s, plans, finished)
@@ -114,27 +122,101 @@ def _run_targets(s: Session, plans: Sequence[TargetPlan], fingerprints: Mapping[
                  ) -> list[results.Finished]:
     # fmt rewrites files in place and is instant: serial. validate and build run targets in parallel.
     workers = 1 if s.kind == "fmt" else max(1, min(len(plans), s.options.parallel or os.cpu_count() or 1))
-    with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridcore-target") as pool:
+    with _signals_to(s.cancel) as received, \
+            cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hybridcore-target") as pool:
         futures = [pool.submit(_run_target, s, plan, fingerprints.get(plan.target.name)) for plan in plans]
         pending = set(futures)
         while pending:
             try:
-                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                done, pending = cf.wait(pending, timeout=_POLL_S, return_when=cf.FIRST_COMPLETED)
             except KeyboardInterrupt:
-                # Ctrl-C (or SIGTERM mapped to it by the CLI): interrupt every Packer process group;
-                # a second one skips the grace periods.
+                # Ctrl-C off the main thread's handler (a library caller's own): same as a signal.
                 s.cancel.request()
-                s.events.event("*", "interrupt", logging.WARNING, message="interrupt requested")
-                continue
+                received.append(signal.SIGINT)
+                done = set()
+            while received:
+                _announce(s, received.pop(0), plans, pending)
             if s.options.fail_fast and any(f.result().result.status != Status.OK for f in done):
                 s.fail_fast_tripped = True
+                if not s.cancel.interrupt.is_set():
+                    for plan, f in zip(plans, futures, strict=True):
+                        if f in pending:
+                            s.emit(plan.target.name, "stopping", logging.WARNING)
                 s.cancel.interrupt.set()
         return [f.result() for f in futures]
 
 
+_POLL_S = 0.2   # how often the waiting thread looks at signals received
+
+
+def _announce(s: Session, sig: signal.Signals, plans: Sequence[TargetPlan], pending: set[Any]) -> None:
+    kill = s.cancel.kill.is_set()
+    s.emit("*", "interrupt", logging.WARNING, signal=sig.name, grace_s=s.project.kill_grace, kill=kill,
+           message="interrupt requested" if not kill else "second interrupt: killing Packer now")
+    if not kill:
+        for plan in plans:
+            s.emit(plan.target.name, "stopping", logging.WARNING)
+
+
+@contextlib.contextmanager
+def _signals_to(cancel: Cancel) -> Iterator[list[signal.Signals]]:
+    """While targets run, SIGINT and SIGTERM become ``cancel.request(sig)`` (on the main thread only,
+    where Python runs handlers); the handler only records, the waiting loop announces."""
+    received: list[signal.Signals] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        sig = signal.Signals(signum)
+        cancel.request(sig)
+        received.append(sig)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
 def _run_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None) -> results.Finished:
-    """Attempts until one succeeds, fails for good, or the retries run out; then record the target."""
     base_dir = private_dir(s.run_root / plan.target.slug)
+    if s.kind != "build":
+        return _attempts(s, plan, fingerprint, base_dir)
+    try:
+        lock = _take_lock(s, plan)
+    except LockTimeout as exc:
+        return results.finish_locked(s, plan, exc, base_dir)
+    with lock:
+        # The lock first, then the row: a sweep must never take a run waiting for its lock for a dead one.
+        results.record_started(s, [plan])
+        return _attempts(s, plan, fingerprint, base_dir)
+
+
+def _take_lock(s: Session, plan: TargetPlan) -> contextlib.AbstractContextManager[Any]:
+    """The build lock of (target, env), waiting up to --lock-timeout (in slices, so Ctrl-C still works)."""
+    name = plan.target.name
+    try:
+        return s.store.build_lock(name, s.env, timeout_s=0, command_id=s.command_id)
+    except LockTimeout as exc:
+        if s.options.lock_timeout <= 0:
+            raise
+        holder = {k: (exc.holder or {}).get(k) for k in ("host", "pid", "command_id")} if exc.holder else None
+        s.emit(name, "lock_wait", logging.WARNING, holder=holder, timeout_s=s.options.lock_timeout,
+               message=f"waiting up to {s.options.lock_timeout:g}s for the build lock: {exc.message}")
+    deadline = time.monotonic() + s.options.lock_timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return s.store.build_lock(name, s.env, timeout_s=max(0.0, min(left, 1.0)), command_id=s.command_id)
+        except LockTimeout as exc:
+            if left <= 1.0 or s.cancel.interrupt.is_set():
+                raise LockTimeout(name, s.env, exc.holder, s.options.lock_timeout) from None
+
+
+def _attempts(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None, base_dir: Path) -> results.Finished:
+    """Attempts until one succeeds, fails for good, or the retries run out; then record the target."""
     attempts: list[AttemptOutcome] = []
     manifest = None
     for n in range(1, s.options.retries + 2):
@@ -144,16 +226,20 @@ def _run_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None) -
         attempts.append(last)
         if not last.retryable or n > s.options.retries or s.cancel.interrupt.is_set():
             break
-        wait = _backoff(s.project, n)
-        s.events.event(plan.target.name, "retry", logging.WARNING, attempt=n, wait=round(wait, 3),
-                       message=f"retryable failure ({last.classification.category}); retrying in {wait:.1f}s")
+        category = last.classification.category
+        wait = _backoff(s.project, category, n, last.process.stdout + last.process.stderr)
+        s.emit(plan.target.name, "retry", logging.WARNING, attempt=n, of=s.options.retries + 1, category=category,
+               wait_s=round(wait, 3), message=f"retryable failure ({category}); retrying in {wait:.1f}s")
         if s.cancel.interrupt.wait(wait):
             # Interrupted while waiting: no new Packer run; the target ends interrupted.
             return results.finish_target(s, plan, fingerprint, attempts, manifest, base_dir, interrupted=True)
     return results.finish_target(s, plan, fingerprint, attempts, manifest, base_dir)
 
 
-def _backoff(project: Project, failures: int) -> float:
-    """Seconds before the next attempt: exponential from [build] backoff_initial, capped, plus jitter."""
-    wait: float = project.backoff_initial * 2.0 ** (failures - 1) + random.uniform(0, project.backoff_jitter)
-    return max(0.0, min(wait, project.backoff_max))
+def _backoff(project: Project, category: str, failures: int, output: str) -> float:
+    """Seconds before the next attempt: the category's policy (throttling waits longer than a network
+    blip), scaled by [build] backoff_initial (5 s = the policy as written), capped by [build] backoff_max
+    unless Packer printed a Retry-After style hint, which is honoured."""
+    wait = retry_delay(category, failures, output=output, u=random.random(), scale=project.backoff_initial / 5.0)
+    hint = retry_after_hint(output) or 0.0
+    return max(0.0, min(wait, max(project.backoff_max, hint)))

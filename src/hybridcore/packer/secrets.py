@@ -1,9 +1,10 @@
 """The environment each Packer process gets, and the secrets the wrapper must never let out.
 
-Secrets reach Packer only as ``PKR_VAR_<name>`` environment variables (read by the template through
-its variable, or through ``env()`` in a variable default), never on argv. Every text the wrapper writes
-or returns passes through a :class:`Redactor` built from every secret value it knows of (the engine is
-in ``redaction.py``). A declared secret too short to redact is refused before anything runs.
+No variable value reaches Packer through argv or ``PKR_VAR_*``: the wrapper writes every value it
+was given into one generated var file (``varfile.py``; which values are secret is decided in
+``planvars.py``). Every text the wrapper writes or returns passes through a :class:`Redactor` built
+from every secret value it knows of (the engine is in ``redaction.py``). A declared secret too short to
+redact is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from hybridcore.packer.redaction import (
 
 __all__ = ["MIN_HEURISTIC_LEN", "MIN_SECRET_LEN", "PACKER_IDENTIFIERS", "REDACTED", "SECRET_NAME",
            "PreparedEnv", "Redactor", "Secret", "SplitVars", "check_secret", "check_secrets",
-           "heuristic_secrets", "parse_var_assignment", "prepare_env", "render_value", "secret_values",
-           "split_vars"]
+           "env_redactor", "heuristic_secrets", "named_secrets", "parse_var_assignment", "prepare_env",
+           "render_value", "secret_texts", "url_passwords", "valid_var_name"]
 
 # Names under which an environment value is taken for a secret. Such values are redacted only when
 # MIN_HEURISTIC_LEN+ long: "1", "no" or "packer" everywhere would wreck the logs and records.
@@ -97,22 +98,26 @@ def _mask(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SplitVars:
-    plain: Mapping[str, str]       # go on argv as -var, sorted
-    secret: Mapping[str, str]      # go into PKR_VAR_<name>
+    """Given values, rendered as text, by sensitivity (both go into the generated var file). Only
+    ``plain`` values may be shown, hashed into fingerprints or used to resolve template paths."""
+
+    plain: Mapping[str, str]
+    secret: Mapping[str, str]
 
 
-def check_secret(name: str, value: Any, *, what: str = "secret variable",
+def check_secret(name: str, value: Any, *, what: str = "secret variable", via: str = "",
                  error: type[HybridcoreError] = MalformedVar) -> None:
     """Refuse a declared secret that is non-empty but too short to redact.
 
     Whitespace does not count: Packer trims it from the ends of lines, so " ab " would be printed as
-    "ab". The message gives the name and the length, never the value."""
+    "ab". The message gives the name, where the value came from (``via``) and the length, never the
+    value."""
     text = render_value(value)
     core = len(text.strip())
     if text and core < MIN_SECRET_LEN:
         raise error(
-            f"{what} {name!r} has {core} non-blank character{'s' * (core != 1)}; a secret needs at least "
-            f"{MIN_SECRET_LEN}",
+            f"{what} {name!r}{f' ({via})' if via else ''} has {core} non-blank character{'s' * (core != 1)}; "
+            f"a secret needs at least {MIN_SECRET_LEN}",
             hint=f"a value this short cannot be redacted without mangling every log line that contains "
                  f"it; use a secret of {MIN_SECRET_LEN}+ characters, or pass the value as a plain "
                  "variable if it is not secret",
@@ -129,45 +134,46 @@ def check_secrets(values: Mapping[str, Any], sensitive: Iterable[str] | None = N
             check_secret(name, value, what=what, error=error)
 
 
-def split_vars(values: Mapping[str, Any], sensitive: Iterable[str]) -> SplitVars:
-    """Plain and secret values, rendered; a secret too short to redact is refused (MalformedVar)."""
-    sensitive = set(sensitive)
-    plain: dict[str, str] = {}
-    secret: dict[str, str] = {}
-    for name, value in values.items():
-        if not _VAR_NAME.match(name):
-            raise MalformedVar(f"malformed variable name {name!r}")
-        (secret if isinstance(value, Secret) or name in sensitive else plain)[name] = render_value(value)
-    check_secrets(secret)  # every value here is a declared secret (the names are sensitive)
-    return SplitVars(dict(sorted(plain.items())), dict(sorted(secret.items())))
+def valid_var_name(name: object) -> bool:
+    return isinstance(name, str) and bool(_VAR_NAME.match(name))
 
 
-def heuristic_secrets(base_env: Mapping[str, str]) -> set[str]:
-    """Environment values taken for secrets without a declaration: under a secret-looking name
-    (MIN_HEURISTIC_LEN+ characters), and the password of any URL (MIN_SECRET_LEN+)."""
-    values = {v for n, v in base_env.items() if SECRET_NAME.search(n) and len(v) >= MIN_HEURISTIC_LEN}
+def secret_texts(value: Any) -> set[str]:
+    """The texts a secret value can be printed as: its rendering and, for a list or map, each
+    string (or number) inside it (``jsonencode`` prints those raw between punctuation)."""
+    if isinstance(value, Secret):
+        value = value.reveal()
+    texts = {render_value(value)}
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str | int | float) and not isinstance(item, bool):
+            texts.add(str(item))
+    return {t for t in texts if t}
+
+
+def named_secrets(base_env: Mapping[str, str]) -> set[str]:
+    """Environment values under a secret-looking name, MIN_HEURISTIC_LEN+ characters long."""
+    return {v for n, v in base_env.items() if SECRET_NAME.search(n) and len(v) >= MIN_HEURISTIC_LEN}
+
+
+def url_passwords(base_env: Mapping[str, str]) -> set[str]:
+    """The password of any URL held in an environment value (raw and percent-decoded), 4+ long."""
+    values: set[str] = set()
     for value in base_env.values():
         for m in _URL_PASSWORD.finditer(value):
             values |= {p for p in (m.group(1), unquote(m.group(1))) if len(p) >= MIN_SECRET_LEN}
     return values
 
 
-def secret_values(
-    split: SplitVars,
-    base_env: Mapping[str, str],
-    env_defaults: Iterable[str] = (),
-) -> set[str]:
-    """Every value that must be redacted: secret vars, env vars behind sensitive ``env("X")`` defaults,
-    ``PKR_VAR_`` values of sensitive variables already in the environment, and :func:`heuristic_secrets`.
-
-    The environment values behind sensitive variables are declared secrets: one too short to redact
-    is refused (MalformedVar)."""
-    values = set(split.secret.values())
-    for name in env_defaults:
-        if base_env.get(name):
-            check_secret(name, base_env[name], what="environment variable (read by a sensitive variable)")
-            values.add(base_env[name])
-    return {v for v in values | heuristic_secrets(base_env) if v}
+def heuristic_secrets(base_env: Mapping[str, str]) -> set[str]:
+    """Environment values taken for secrets without a declaration: :func:`named_secrets` and
+    :func:`url_passwords`."""
+    return named_secrets(base_env) | url_passwords(base_env)
 
 
 class Redactor(BaseRedactor):
@@ -175,6 +181,11 @@ class Redactor(BaseRedactor):
     (``<redacted>`` unless a secret could be read across it). Bound to Packer's machine-readable comma."""
 
     machine_comma = PACKER_COMMA
+
+
+def env_redactor(base_env: Mapping[str, str], declared: Iterable[str] = ()) -> Redactor:
+    """A redactor for ``declared`` secret values plus what the environment alone gives away."""
+    return Redactor({*declared, *url_passwords(base_env)}, heuristic=named_secrets(base_env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,14 +200,15 @@ def prepare_env(
     hybridcore_env: str,
     log_path: Path,
     tmpdir: Path,
-    secret_vars: Mapping[str, str],
     cache_dir: Path | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> PreparedEnv:
     """A fresh env dict for one Packer process; ``base`` (usually ``os.environ``) is never mutated.
 
     ``HYBRIDCORE_*`` variables of the wrapper's own environment (``HYBRIDCORE_STATE_URL`` holds a
-    database password) are not passed on: Packer gets only those set here."""
+    database password) are not passed on: Packer gets only those set here. No ``PKR_VAR_*`` is set:
+    given values travel in the generated var file (``PKR_VAR_`` would lose to the user's var files and
+    legacy JSON templates ignore it); those the user exported are passed on as they are."""
     env = {k: v for k, v in base.items() if not k.startswith("HYBRIDCORE_")}
     ours: dict[str, str] = {
         "PACKER_LOG": "1",
@@ -209,6 +221,5 @@ def prepare_env(
     if cache_dir is not None:
         ours["PACKER_CACHE_DIR"] = str(cache_dir)
     ours.update(extra or {})
-    ours.update({f"PKR_VAR_{name}": value for name, value in secret_vars.items()})
     env.update(ours)
     return PreparedEnv(env=env, set_names=tuple(sorted(ours)))

@@ -3,14 +3,32 @@
 Built by the runner once the event log and the state store are open, so creating one does no I/O;
 shared read-only by the runner, each attempt and the results (only ``warnings`` and
 ``fail_fast_tripped`` change, from worker threads: appends and a flag, both atomic).
+
+Events the console can say (``Session.emit``): each goes to the command's event log as
+``{"event": name, **fields}`` and to the observer as stream ``"event"``, line ``"<name>:<fields as
+JSON>"`` (``start:<n>`` and ``finish:<status>`` keep their older plain forms). Target ``"*"``: the
+whole command.
+
+- ``interrupt`` (target ``*``): ``signal`` (``SIGINT``/``SIGTERM``), ``grace_s`` ([build] kill_grace),
+  ``kill`` (True for a second Ctrl-C: SIGKILL at once).
+- ``stopping``: no fields; the event's target (its ``target``) is being stopped (interrupt, --fail-fast).
+- ``escalate``: ``signal`` (``SIGTERM`` | ``SIGKILL``); the grace ran out (or a second Ctrl-C).
+- ``timeout``: ``seconds``; the Packer run reached --timeout / the target's / [build] timeout.
+- ``retry``: ``attempt``, ``of`` (attempts allowed), ``category``, ``wait_s``.
+- ``lock_wait``: ``holder`` ({host, pid, command_id} or None), ``timeout_s``; waiting for the build
+  lock that another build of the same (target, env) holds.
+- ``abandoned`` (target ``*``): ``run_id``, ``why``; an earlier run whose wrapper died, swept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hybridcore.packer.binary import PackerBinary
 from hybridcore.packer.config import Project
@@ -35,6 +53,7 @@ class RunOptions:
     timeout: float | None = None     # seconds per Packer run; None: the target's, else [build] timeout
     use_cache: bool = True           # shared download cache (build)
     cache_dir: Path | None = None    # None: the project's default cache folder
+    lock_timeout: float = 0.0        # build: seconds to wait for another build of (target, env)
 
 
 @dataclass(eq=False)
@@ -69,3 +88,9 @@ class Session:
     def notify(self, target: str, stream: str, line: str) -> None:
         if self.observer is not None:
             self.observer(target, stream, line)
+
+    def emit(self, target: str, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
+        """One of the events above: event log and observer. A full disk never stops a command here."""
+        with contextlib.suppress(OSError):
+            self.events.event(target, name, level, **fields)
+        self.notify(target, "event", f"{name}:{json.dumps(fields, default=str, separators=(',', ':'))}")

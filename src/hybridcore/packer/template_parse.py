@@ -17,7 +17,7 @@ from typing import Any
 from hybridcore.errors import TemplateError
 from hybridcore.packer.hcl_expr import unquote
 
-PARSER_VERSION = "3"  # bump when the summary's shape changes, to invalidate cached summaries
+PARSER_VERSION = "4"  # bump when the summary's shape changes, to invalidate cached summaries
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _LEGACY_ENV = re.compile(r"^\{\{\s*env\s+`([^`]+)`\s*\}\}$")
 _EMPTY: tuple[Any, ...] = ('""', None, [], {})
@@ -141,6 +141,9 @@ def _hcl(raw: Mapping[str, Any]) -> dict[str, Any]:
     for name, attrs in _labelled(raw, "variable"):
         if isinstance(attrs, dict):
             out["variables"].append(_variable(name, attrs))
+    for block in _items(raw, "variables"):
+        # `variables { name = default }`: one variable per attribute, never sensitive.
+        out["variables"].extend(_variable(unquote(name), {"default": default}) for name, default in block.items())
     for item in _items(raw, "locals"):
         out["locals"].update({unquote(k): v for k, v in item.items()})
     for name, attrs in _labelled(raw, "local"):
@@ -194,7 +197,22 @@ def _variable(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
         "type": vtype if isinstance(vtype, str) else None,
         "default": default,
         "has_default": "default" in attrs,
+        "default_kind": _kind(default) if "default" in attrs else None,
     }
+
+
+def _kind(value: Any) -> str | None:
+    """The type Packer infers for an untyped variable from its default (it decides how a value given
+    on the command line is read: as text, or as an HCL expression)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "map" if isinstance(value, dict) else None
 
 
 def _legacy(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,7 +224,8 @@ def _legacy(raw: Mapping[str, Any]) -> dict[str, Any]:
         env = m.group(1) if m else None
         out["variables"].append({"name": name, "sensitive": name in sensitive, "env_default": env,
                                  "has_literal_default": bool(default) and env is None, "type": None,
-                                 "default": default, "has_default": default is not None})
+                                 "default": default, "has_default": default is not None,
+                                 "default_kind": "string"})
     for i, builder in enumerate(raw.get("builders") or []):
         if isinstance(builder, dict):
             btype = str(builder.get("type", ""))

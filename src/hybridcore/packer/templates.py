@@ -35,6 +35,7 @@ class Variable:
     type: str | None = None
     default: Any = None             # source text as python-hcl2 gives it (legacy JSON: the string)
     has_default: bool = False
+    default_kind: str | None = None  # "string" | "number" | "bool" | "list" | "map" | None (no default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,11 @@ class FastBackend:
             if (version is not None and int(version[0]) == SCHEMA_VERSION
                     and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"):
                 return conn
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                # Busy past the timeout already: falling back would wait the whole timeout again.
+                self._close(conn)
+                raise translate_sqlite_error(exc, "open", str(path)) from exc
         except (sqlite3.Error, ValueError):
             pass
         self._close(conn)  # closing rolls back the open transaction

@@ -32,14 +32,21 @@ def _all_files(root: Path) -> list[Path]:
 
 
 def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Path) -> None:
-    result = validate("web", {"zone": "b", "count": 2})
+    result = validate("web", {"zone": "b", "replicas": 2})
     (call,) = fake_packer.calls("validate")
     tpl = project / "templates" / "web"
+    user_file, generated = call["var_files"]
+    # No value on argv: the given values travel in the generated var file, passed last.
     assert call["argv"][1:] == [
-        "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}",
-        "-var", "count=2", "-var", f"hybridcore_provisioners=[\"{project / 'assets' / 'harden.sh'}\"]",
-        "-var", "region=dc1", "-var", "zone=b", "templates/web",
+        "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}", f"-var-file={generated['path']}",
+        "templates/web",
     ]
+    assert Path(generated["path"]).parent == Path(call["env"]["TMPDIR"])
+    assert generated["mode"] == 0o600 and user_file["mode"] != 0o600
+    assert generated["text"] == (
+        f'hybridcore_provisioners = ["{project / "assets" / "harden.sh"}"]\n'
+        'region = "dc1"\nreplicas = 2\nzone = "b"\n')
+    assert not Path(generated["path"]).exists() and not Path(call["env"]["TMPDIR"]).exists()
     # Packer runs in the project root (the default workdir), given the template as typed there.
     assert call["cwd"] == str(project) and tpl.is_dir()
     env = call["env"]
@@ -63,10 +70,15 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
 
 
 def test_same_call_same_argv(fake_packer: FakePacker, project: Path) -> None:
-    validate(["web"], {"b": "1", "a": "2"}, var_files=["vars/dc1.pkrvars.hcl"])
-    validate(["web"], {"a": "2", "b": "1"}, var_files=["vars/dc1.pkrvars.hcl"])
+    one = validate(["web"], {"zone": "1", "api_key": "2"}, var_files=["vars/dc1.pkrvars.hcl"])
+    two = validate(["web"], {"api_key": "2", "zone": "1"}, var_files=["vars/dc1.pkrvars.hcl"])
+    assert one.targets[0].argv == two.targets[0].argv  # as recorded: the var file as $TMPDIR/<name>
+    assert "-var-file=$TMPDIR/hybridcore.pkrvars.hcl" in one.targets[0].argv
     first, second = fake_packer.calls("validate")
-    assert first["argv"] == second["argv"]
+    # What ran differs only in the attempt's (unpredictable) private temp folder.
+    assert first["var_files"][-1]["text"] == second["var_files"][-1]["text"]
+    assert [a.replace(first["env"]["TMPDIR"], "T") for a in first["argv"]] == \
+        [a.replace(second["env"]["TMPDIR"], "T") for a in second["argv"]]
 
 
 def test_secrets_never_on_argv_and_redacted_everywhere(fake_packer: FakePacker, project: Path,
@@ -87,8 +99,8 @@ def test_secrets_never_on_argv_and_redacted_everywhere(fake_packer: FakePacker, 
         assert CANARY not in " ".join(call["argv"])
         assert "sekrit-value-9" not in " ".join(call["argv"])
     build_call = fake_packer.calls("build")[0]
-    assert build_call["env"]["PKR_VAR_api_key"] == "sekrit-value-9"
-    assert "PKR_VAR_password" not in build_call["env"]  # read through env("HC_TEST_PW") by the template
+    assert not [k for k in build_call["env"] if k.startswith("PKR_VAR_")]  # the var file carries them
+    assert 'api_key = "sekrit-value-9"' in build_call["var_files"][-1]["text"]
     text = json.dumps(result.to_dict())
     for secret in (CANARY, "sekrit-value-9", "tok-" + CANARY[::-1]):
         assert secret not in text
@@ -442,3 +454,54 @@ def test_public_functions_survive_their_modules_being_imported() -> None:
             "print(classify('Error: RequestLimitExceeded', 1).category)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "throttling"
+
+
+def test_build_locked_by_another_is_a_result_naming_the_holder(fake_packer: FakePacker, project: Path) -> None:
+    import subprocess
+    import sys
+
+    validate("web")
+    # Another process holds the lock (a lock is per process: this one could take it again).
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys\nfrom pathlib import Path\nfrom hybridcore.state import StateStore\n"
+        "from hybridcore.packer.plan import env_name\n"
+        f"s = StateStore.for_root(Path({str(project)!r}))\n"
+        "with s.build_lock('web', env_name(), command_id='OTHERCMD'):\n"
+        "    print('held', flush=True); sys.stdin.read()\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        result = build("web", retries=3, lock_timeout=0.3)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    (t,) = result.targets
+    assert (t.status, t.exit_code, t.classification.category, t.retryable) == ("failed", 75, "locked", False)
+    assert "OTHERCMD" in t.stderr and result.exit_code == 75
+    assert fake_packer.calls("build") == []  # never started, never retried
+    log = (project / ".hybridcore" / "logs" / f"{result.command_id}.jsonl").read_text()
+    assert '"event": "lock_wait"' in log and '"timeout_s": 0.3' in log
+
+
+def test_retry_event_names_attempt_of_category_and_wait(fake_packer: FakePacker, project: Path) -> None:
+    transient = {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n",
+                 "exit": 1}
+    fake_packer.script(version="1.6.6", build=transient)
+    validate("web")
+    result = build("web", retries=1)
+    events = [json.loads(line) for line in
+              (project / ".hybridcore" / "logs" / f"{result.command_id}.jsonl").read_text().splitlines()]
+    retry = [e for e in events if e.get("event") == "retry"]
+    assert len(retry) == 1 and retry[0]["attempt"] == 1 and retry[0]["of"] == 2
+    assert retry[0]["category"] == result.targets[0].attempts[0].classification.category
+    assert retry[0]["wait_s"] >= 0
+    runs = [e for e in events if e.get("event") == "start"]
+    assert len(runs) == 2
+
+
+def test_validate_timeout_stops_packer(fake_packer: FakePacker, project: Path) -> None:
+    fake_packer.script(version="1.6.6", validate={"wait_for_signal": True, "signal_exit": 1})
+    result = validate("web", timeout=0.5)
+    assert (result.targets[0].status, result.exit_code) == ("timeout", 75)
+    assert result.targets[0].signals[0] == "SIGINT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -120,3 +121,82 @@ def test_a_failing_child_exited_and_the_caller_judges_its_code(tmp_path: Path) -
     out = run(_req(tmp_path, "import sys; print('Error: no'); sys.exit(3)"))
     assert (out.ending, out.exit_code, out.signals) == ("exited", 3, ())
     assert out.stdout == "Error: no\n"
+
+
+def test_stop_does_not_wait_for_a_grandchild_holding_the_pipes(tmp_path: Path) -> None:
+    # The child exits on SIGINT but leaves a grandchild that ignores INT/TERM with stdout open:
+    # the group is escalated to SIGKILL and the call returns within the two graces.
+    import time
+
+    ready = tmp_path / "ready"
+    code = ("import os,signal,subprocess,sys,pathlib\n"
+            "subprocess.Popen(['/bin/sh','-c',\"trap '' INT TERM; touch " + str(ready) + "; sleep 60\"])\n"
+            "signal.signal(signal.SIGINT, lambda *a: sys.exit(1))\n"
+            "signal.pause()\n")
+    cancel = Cancel()
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def watcher() -> None:
+        while not ready.exists():
+            time.sleep(0.01)
+        cancel.request()
+
+    t = threading.Thread(target=watcher)
+    t.start()
+    began = time.monotonic()
+    out = run(_req(tmp_path, code, cancel=cancel, interrupt_grace=0.5, term_grace=0.5,
+                   on_event=lambda name, fields: events.append((name, fields))))
+    t.join()
+    assert time.monotonic() - began < 0.5 + 0.5 + 5
+    assert out.ending == "interrupted" and out.signals == ("SIGINT", "SIGTERM", "SIGKILL")
+    assert events == [("escalate", {"signal": "SIGTERM"}), ("escalate", {"signal": "SIGKILL"})]
+
+
+def test_second_request_kills_at_once(tmp_path: Path) -> None:
+    import time
+
+    ready = tmp_path / "ready"
+    code = (f"import signal,time,pathlib\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            f"signal.signal(signal.SIGTERM, signal.SIG_IGN)\npathlib.Path({str(ready)!r}).write_text('1')\n"
+            f"while True: time.sleep(1)\n")
+    cancel = Cancel()
+
+    def watcher() -> None:
+        while not ready.exists():
+            time.sleep(0.01)
+        cancel.request(signal.SIGTERM)
+        cancel.request()
+
+    t = threading.Thread(target=watcher)
+    t.start()
+    out = run(_req(tmp_path, code, cancel=cancel, interrupt_grace=60, term_grace=60))
+    t.join()
+    assert out.signals[-1] == "SIGKILL" and out.exit_code == -9
+    assert out.signals[0] in ("SIGTERM", "SIGKILL")  # the first request's signal is passed on as it came
+
+
+def test_log_cap_truncates_with_a_note(tmp_path: Path) -> None:
+    out = run(_req(tmp_path, "for i in range(5000): print('x' * 99)", log_max_bytes=10_000))
+    text = (tmp_path / "out.log").read_text()
+    assert out.exit_code == 0 and len(text) < 10_200
+    assert text.rstrip().endswith("([build] log_max_mb)]") and out.log_notes
+    assert out.stdout.count("\n") == 5000  # the tail still sees everything
+
+
+def test_disk_full_log_note_and_no_traceback(tmp_path: Path, capsys: Any) -> None:
+    from hybridcore.packer import process
+
+    class Full:
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    sink = process._Sink(Full(), None)  # type: ignore[arg-type]
+    assert sink.write(b"line\n") == 0 and sink.note == "log truncated: disk full"
+    sink.flush()
+    assert sink.write(b"more\n") == 0

@@ -17,38 +17,42 @@ from hybridcore.packer.secrets import (
     Secret,
     check_secret,
     check_secrets,
+    env_redactor,
     heuristic_secrets,
+    named_secrets,
     parse_var_assignment,
     prepare_env,
     render_value,
-    secret_values,
-    split_vars,
+    secret_texts,
+    url_passwords,
 )
 
 
 def test_prepare_env_is_fresh_and_records_names_only(tmp_path: Path) -> None:
     base = {"PATH": "/bin", "HOME": "/root", "HYBRIDCORE_STATE_URL": "postgresql://u:pw-123456@db/x",
             "HYBRIDCORE_ENV": "dev"}
+    base["PKR_VAR_region"] = "eu"  # the user's own export is passed on as it is
     prepared = prepare_env(base, hybridcore_env="prod", log_path=tmp_path / "log", tmpdir=tmp_path / "tmp",
-                           secret_vars={"pw": "s3cret-pw"}, cache_dir=tmp_path / "cache")
-    assert base["HYBRIDCORE_ENV"] == "dev" and len(base) == 4  # never mutated
+                           cache_dir=tmp_path / "cache")
+    assert base["HYBRIDCORE_ENV"] == "dev" and len(base) == 5  # never mutated
     # Wrapper-only settings and credentials never reach Packer.
     assert "HYBRIDCORE_STATE_URL" not in prepared.env and prepared.env["PATH"] == "/bin"
     env = prepared.env
     assert env["PACKER_LOG"] == "1" and env["PACKER_LOG_PATH"] == str(tmp_path / "log")
     assert env["HYBRIDCORE_ENV"] == "prod" and env["CHECKPOINT_DISABLE"] == "1"
-    assert env["PACKER_NO_COLOR"] == "1" and env["PKR_VAR_pw"] == "s3cret-pw"
+    assert env["PACKER_NO_COLOR"] == "1" and env["PKR_VAR_region"] == "eu"
     assert env["PACKER_CACHE_DIR"] == str(tmp_path / "cache") and env["TMPDIR"] == str(tmp_path / "tmp")
-    assert "PKR_VAR_pw" in prepared.set_names
-    assert "s3cret-pw" not in json.dumps(prepared.set_names)
+    # Given values travel in the generated var file: the wrapper sets no PKR_VAR_ of its own.
+    assert not [n for n in prepared.set_names if n.startswith("PKR_VAR_")]
 
 
-def test_split_vars_routes_secrets_and_sensitive_names() -> None:
-    split = split_vars({"region": "dc1", "pw": Secret("x1y2"), "token": "plain-but-sensitive", "n": 3,
-                        "tags": ["a", "b"], "flag": True}, sensitive={"token"})
-    assert split.plain == {"flag": "true", "n": "3", "region": "dc1", "tags": '["a", "b"]'}
-    assert split.secret == {"pw": "x1y2", "token": "plain-but-sensitive"}
-    assert list(split.plain) == sorted(split.plain)
+def test_secret_texts_cover_leaves_of_lists_and_maps() -> None:
+    assert secret_texts(Secret("hunter22")) == {"hunter22"}
+    texts = secret_texts({"user": "admin-1", "keys": ["k-one-1", "k-two-2"], "n": 12345, "on": True})
+    assert {"admin-1", "k-one-1", "k-two-2", "12345"} <= texts
+    assert json.dumps({"keys": ["k-one-1", "k-two-2"], "n": 12345, "on": True, "user": "admin-1"},
+                      sort_keys=True) in texts
+    assert "True" not in texts and "true" not in texts  # a boolean leaf is not a secret text
 
 
 def test_secret_never_prints() -> None:
@@ -59,14 +63,23 @@ def test_secret_never_prints() -> None:
         s._value = "x"  # type: ignore[misc]
 
 
-def test_secret_values_from_env_defaults_and_secret_names() -> None:
-    split = split_vars({"pw": Secret("explicit-1")}, sensitive=())
-    env = {"MY_PW_SOURCE": "from-env-default", "AWS_SECRET_ACCESS_KEY": "AKIAsecretvalue", "KEY_ID": "no",
-           "PATH": "/usr/bin", "GITHUB_TOKEN": "ghp_abcdef", "SSH_PASSWORD": "packer"}
-    values = secret_values(split, env, env_defaults=["MY_PW_SOURCE"])
-    assert {"explicit-1", "from-env-default", "AKIAsecretvalue", "ghp_abcdef"} <= values
+def test_env_redactor_takes_declared_values_urls_and_named_values() -> None:
+    env = {"AWS_SECRET_ACCESS_KEY": "AKIAsecretvalue", "KEY_ID": "no", "PATH": "/usr/bin",
+           "GITHUB_TOKEN": "ghp_abcdef", "SSH_PASSWORD": "packer", "DB": "postgresql://u:pw12@h/db"}
+    assert named_secrets(env) == {"AKIAsecretvalue", "ghp_abcdef"}
+    assert url_passwords(env) == {"pw12"}
+    r = env_redactor(env, declared={"explicit-1"})
+    for value in ("explicit-1", "AKIAsecretvalue", "ghp_abcdef", "pw12"):
+        assert value not in r(f"x {value} y")
     # "packer" is caught only by its name and is shorter than 8: redacting it would wreck records.
-    assert not {"no", "/usr/bin", "packer"} & values
+    assert r("packer no /usr/bin") == "packer no /usr/bin"
+
+
+def test_heuristic_values_redact_lines_only_from_eight_characters() -> None:
+    # A multi-line value under a secret-looking name: each line is a needle only when 8+ long.
+    r = env_redactor({"MY_TOKEN": "abcdefghij\nxyz1\nklmnopqrst"})
+    assert r("abcdefghij") == REDACTED and r("klmnopqrst") == REDACTED
+    assert r("xyz1") == "xyz1"
 
 
 @pytest.mark.parametrize(("name", "caught"), [
@@ -102,11 +115,9 @@ def test_short_secrets_refused_by_every_declared_route() -> None:
     with pytest.raises(ConfigError, match="'api'"):
         check_secrets({"api": "xy"}, what="toml secret", error=ConfigError)
     with pytest.raises(MalformedVar, match="'pw'"):
-        split_vars({"pw": Secret("x1")}, sensitive=())
+        check_secrets({"pw": Secret("x1")}, sensitive=())
     with pytest.raises(MalformedVar, match="'token'"):
-        split_vars({"token": "abc"}, sensitive={"token"})
-    with pytest.raises(MalformedVar, match="'PKR_VAR_pw'"):
-        secret_values(split_vars({}, ()), {"PKR_VAR_pw": "abc"}, env_defaults=["PKR_VAR_pw"])
+        check_secrets({"token": "abc"}, sensitive={"token"})
     check_secrets({"region": "eu", "n": 3}, sensitive=())  # plain values may be short
 
 
