@@ -175,8 +175,9 @@ def plan_target(
         # what it can read (a UTF-8 BOM); without variable metadata every value given is redacted
         # (planvars: fail closed) and nothing the template names is hashed (named below).
         info = unparsed(target.template, workdir=workdir)
-        parse_warning: str | None = (f"{target.name}: hybridcore could not parse the template; Packer's own "
-                                     "diagnostics are authoritative")
+        parse_warning: str | None = f"{target.name}: hybridcore could not parse the template" + (
+            "; Packer's own diagnostics are authoritative" if kind == "validate"
+            else "; the files its provisioners and sources read are not hashed for drift")
     else:
         parse_warning = None
     template_requires(packer.version, info.required_version, target.template)

@@ -74,7 +74,8 @@ def resolve(info: TemplateInfo, *, var_files: Sequence[Path] = (), values: Mappi
     count only when they name a file inside it)."""
     r = Resolver(info, os.environ if env is None else env, root)
     auto = [f for f in info.files if f.name.endswith((".auto.pkrvars.hcl", ".auto.pkrvars.json"))]
-    assigned, origins = _assignments(r, [*auto, *var_files], values or {}, cache_dir)
+    withheld = set(hidden) | info.sensitive_names() if info.parsed else None
+    assigned, origins = _assignments(r, [*auto, *var_files], values or {}, cache_dir, withheld)
     if not info.parsed:
         r.unresolved["everything the template names (hybridcore could not parse it)"] = None
         if info.kind != "json":
@@ -105,8 +106,8 @@ def resolve(info: TemplateInfo, *, var_files: Sequence[Path] = (), values: Mappi
     return result_of(r, builds, selected, unmatched, attrs, origins)
 
 
-def _assignments(r: Resolver, files: Sequence[Path], given: Mapping[str, str],
-                 cache_dir: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
+def _assignments(r: Resolver, files: Sequence[Path], given: Mapping[str, str], cache_dir: Path | None,
+                 withheld: Collection[str] | None) -> tuple[dict[str, Any], dict[str, str]]:
     """Variable values from var files (in Packer's order) and the wrapper; which var file sets each one."""
     info = r.info
     assigned: dict[str, Any] = {}
@@ -114,7 +115,7 @@ def _assignments(r: Resolver, files: Sequence[Path], given: Mapping[str, str],
     plain_env = Env({}, Functions(NoMachine()))
     for path in files:
         try:
-            doc = load_summary(path, "vars", cache_dir)
+            doc = load_summary(path, "vars", cache_dir, hidden=withheld)
         except TemplateError:
             r.unresolved[f"the values of var file {path} (hybridcore could not parse it)"] = None
             continue

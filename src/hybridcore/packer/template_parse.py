@@ -17,7 +17,7 @@ from typing import Any
 from hybridcore.errors import TemplateError
 from hybridcore.packer.hcl_expr import unquote
 
-PARSER_VERSION = "4"  # bump when the summary's shape changes, to invalidate cached summaries
+PARSER_VERSION = "5"  # bump when the summary's shape changes, to invalidate cached summaries
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
 _LEGACY_ENV = re.compile(r"^\{\{\s*env\s+`([^`]+)`\s*\}\}$")
 _EMPTY: tuple[Any, ...] = ('""', None, [], {})
@@ -195,7 +195,9 @@ def _variable(name: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
         "env_default": env_default,
         "has_literal_default": "default" in attrs and env_default is None and default not in _EMPTY,
         "type": vtype if isinstance(vtype, str) else None,
-        "default": default,
+        # A sensitive literal default is a secret: not copied into the cached summary (an env() default
+        # names only the variable it reads).
+        "default": default if attrs.get("sensitive") is not True or env_default else None,
         "has_default": "default" in attrs,
         "default_kind": _kind(default) if "default" in attrs else None,
     }
@@ -224,7 +226,8 @@ def _legacy(raw: Mapping[str, Any]) -> dict[str, Any]:
         env = m.group(1) if m else None
         out["variables"].append({"name": name, "sensitive": name in sensitive, "env_default": env,
                                  "has_literal_default": bool(default) and env is None, "type": None,
-                                 "default": default, "has_default": default is not None,
+                                 "default": default if name not in sensitive or env else None,
+                                 "has_default": default is not None,
                                  "default_kind": "string"})
     for i, builder in enumerate(raw.get("builders") or []):
         if isinstance(builder, dict):

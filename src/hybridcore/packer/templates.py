@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,23 +239,34 @@ def _plain_text(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
-def load_summary(path: Path, kind: str, cache_dir: Path | None) -> dict[str, Any]:
-    """The cached summary of one file (a template, or a var file with ``kind="vars"``)."""
+def load_summary(path: Path, kind: str, cache_dir: Path | None, *,
+                 hidden: Collection[str] | None = None) -> dict[str, Any]:
+    """The cached summary of one file (a template, or a var file with ``kind="vars"``).
+
+    A var file's values may be secrets, and the cache is a file the wrapper keeps: the values of
+    ``hidden`` variables are withheld (``None``), from the cache and from what is returned, and with
+    ``hidden=None`` every value is (the names alone, for a template whose sensitivity is unknown)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise TemplateError(f"{path}: cannot read: {exc.strerror}") from None
+    withheld = b"*" if hidden is None else "\0".join(sorted(hidden)).encode()
     cache_file: Path | None = None
     if cache_dir is not None:
         import blake3  # lazily: only needed when caching
 
-        key = blake3.blake3(data + b"\0" + kind.encode() + b"\0" + path.name.encode() + PARSER_VERSION.encode())
+        salt = b"\0".join([kind.encode(), path.name.encode(), PARSER_VERSION.encode(),
+                           withheld if kind == "vars" else b""])
+        key = blake3.blake3(data + b"\0" + salt)
         cache_file = cache_dir / "templates" / f"{key.hexdigest()}.json"
         with contextlib.suppress(OSError, ValueError):  # unreadable or not JSON: parse again
             cached = json.loads(cache_file.read_text())
             if isinstance(cached, dict):
                 return cached
     doc = summarise(path, data, kind)
+    if "assignments" in doc:
+        doc["assignments"] = {name: None if hidden is None or name in hidden else value
+                              for name, value in (doc["assignments"] or {}).items()}
     if cache_file is not None:
         with contextlib.suppress(OSError):  # the cache is an optimisation only
             private_dir(cache_file.parent)

@@ -238,3 +238,24 @@ def test_unparsed_templates_name_everything(tmp_path: Path) -> None:
     assert r.unmatched_only == ()  # unknown: Packer decides
     assert r.env_reads == {"PKR_VAR_a": "1"}
     assert r.var_origins == {"hybridcore_provisioners": str(tmp_path / "v.pkrvars.hcl")}
+
+
+def test_secret_values_never_reach_the_parse_cache(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "t/t.pkr.hcl": ('variable "pw" {\n  sensitive = true\n  default = "Literal-S3cret-1"\n}\n'
+                        'variable "tok" {\n  sensitive = true\n}\nvariable "dir" {\n  default = "d"\n}\n'
+                        'source "null" "s" {\n  communicator = "none"\n}\n'
+                        'build {\n  sources = ["source.null.s"]\n'
+                        '  provisioner "shell-local" {\n    script = "${var.dir}/x.sh"\n  }\n}\n'),
+        "v.pkrvars.hcl": 'tok = "VarFile-S3cret-2"\ndir = "scripts"\n',
+        "given.pkrvars.hcl": 'given = "Given-S3cret-3"\n',
+    })
+    cache = tmp_path / "cache"
+    info = analyze(tmp_path / "t", workdir=tmp_path, cache_dir=cache)
+    r = resolve(info, var_files=[tmp_path / "v.pkrvars.hcl", tmp_path / "given.pkrvars.hcl"], hidden={"given"},
+                env={}, root=tmp_path, cache_dir=cache)
+    assert _inputs(r, tmp_path) == {"scripts/x.sh"}  # the plain value from the var file is used
+    kept = "".join(p.read_text() for p in (cache / "templates").iterdir())
+    assert "scripts" in kept
+    for secret in ("Literal-S3cret-1", "VarFile-S3cret-2", "Given-S3cret-3"):
+        assert secret not in kept
