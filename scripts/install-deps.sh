@@ -17,6 +17,7 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v git >/dev/null 2>&1 || need+=(git)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 compgen -G "/usr/lib/postgresql/*/bin/pg_dump" >/dev/null || need+=(postgresql-client)
+command -v strace >/dev/null 2>&1 || need+=(strace)  # tests/realworld: what Packer really reads
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

@@ -34,12 +34,7 @@ def assert_drift(project: Project, named: str, env: Mapping[str, str] | None = N
     assert refused.returncode == 4, f"build ran with {named} changed:\n{refused.output[-3000:]}"
 
 
-@pytest.mark.parametrize("how", [
-    "cli-var",
-    "var-file",
-    pytest.param("auto-var-file", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: hybridcore_provisioners from an auto var file is accepted")),
-])
+@pytest.mark.parametrize("how", ["cli-var", "var-file", "auto-var-file"])
 def test_reserved_provisioners_variable_refused(project: Project, how: str) -> None:
     """The list of provisioners is the wrapper's to set: a user value would run what nobody validated."""
     evil_ran = project.outside / "evil-ran"
@@ -67,7 +62,6 @@ def test_reserved_provisioners_variable_refused(project: Project, how: str) -> N
     assert not evil_ran.exists(), "the unvalidated script ran"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: PKR_VAR_* in the environment is not an input of drift")
 def test_pkr_var_in_environment_change_is_drift(project: Project) -> None:
     project.toml('[targets.a]\ntemplate = "t.pkr.hcl"\n')
     project.write("t.pkr.hcl", null_template(["echo region ${var.region}"], variables=(
@@ -76,7 +70,6 @@ def test_pkr_var_in_environment_change_is_drift(project: Project) -> None:
     assert_drift(project, "region", env={"PKR_VAR_region": "dc2"})
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a script that a shell-local inline command runs is not hashed")
 def test_script_run_by_inline_command_change_is_drift(project: Project) -> None:
     project.write("scripts/step.sh", "echo step one\n")
     project.toml('[targets.a]\ntemplate = "t.pkr.hcl"\n')
@@ -86,8 +79,6 @@ def test_script_run_by_inline_command_change_is_drift(project: Project) -> None:
     assert_drift(project, "scripts/step.sh")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the target of a symlink inside a provisioner folder is not "
-                                       "hashed")
 def test_symlink_target_in_provisioner_folder_change_is_drift(project: Project) -> None:
     real = project.write("shared/harden.sh", "echo harden v1\n")
     (project.root / "prov").mkdir()
@@ -99,7 +90,6 @@ def test_symlink_target_in_provisioner_folder_change_is_drift(project: Project) 
     assert_drift(project, "harden.sh")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: a file read by file() is not hashed")
 def test_file_read_by_file_function_change_is_drift(project: Project) -> None:
     motd = project.write("data/motd.txt", "welcome v1\n")
     project.toml('[targets.a]\ntemplate = "t.pkr.hcl"\n')
@@ -124,14 +114,7 @@ def computed_project(project: Project, strict: bool = False) -> None:
                                              variables=COMPUTED))
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param("validate", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: validate does not name a file() path it cannot resolve")),
-    pytest.param("build", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: build does not name an input it cannot resolve")),
-    pytest.param("drift", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: drift does not name an input it cannot resolve")),
-])
+@pytest.mark.parametrize("command", ["validate", "build", "drift"])
 def test_computed_path_is_named(project: Project, command: str) -> None:
     computed_project(project)
     r = project.run("validate", "a")
@@ -142,8 +125,6 @@ def test_computed_path_is_named(project: Project, command: str) -> None:
     assert "uuidv4" in r.output, f"{command} did not name the computed path:\n{r.output[-3000:]}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: [build] strict = true does not refuse a build with a computed "
-                                       "path")
 def test_strict_refuses_build_with_computed_path(project: Project) -> None:
     computed_project(project, strict=True)
     project.run("validate", "a")

@@ -1,6 +1,8 @@
 """Stored ``-machine-readable`` transcripts -> RawArtifact + ArtifactFacts, compared with reviewed JSON.
 
-``file.txt`` and ``null.txt`` are real Packer 1.6.6 output captured here; the others follow the
+``file.txt``, ``null.txt`` and ``file-named-build.txt`` (a named ``build`` block filling in a source under a
+new name: build ``app.file.app-rootfs``, a checksum post-processor after it) are real Packer 1.6.6
+output captured here; the others follow the
 builders' ``artifact.go`` formats. Regenerate with ``HYBRIDCORE_REGEN_GOLDEN=1 pytest -m golden`` and
 review the diff before committing: the expected files are the specification, not a snapshot.
 """
@@ -78,6 +80,8 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "docker": ("docker", {"image": '"debian:buster-slim"', "commit": True}),
     "qemu": ("qemu", {"disk_image": True, "output_directory": '"output-base"'}),
     "file": ("file", {"content": '"hello, world\\n"', "target": '"out/motd.txt"'}),
+    # The source type, as TemplateInfo.builder_type("app.file.app-rootfs") gives it: never "app".
+    "file-named-build": ("file", {"source": '"${path.root}/../files/rootfs.txt"', "target": '"output/rootfs.img"'}),
     "null": ("null", {"communicator": '"none"'}),
 }
 

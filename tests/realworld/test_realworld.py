@@ -9,7 +9,10 @@ every target of every project:
 * ``test_wrapper_validate``: ``hybridcore-packer validate TARGET`` agrees with it;
 * ``test_drift``: after validate, editing any file the build reads (or adding one to a folder or a
   glob the build reads) makes ``hybridcore-packer drift TARGET --json`` report that file;
-* ``test_build``: offline-buildable targets (null/file builders) build with the wrapper.
+* ``test_build``: offline-buildable targets (null/file builders) build with the wrapper;
+* ``test_observed_inputs_are_hashed``: every project file bare Packer opens or stats while it validates
+  (and, for offline-buildable targets, builds) is a key of the wrapper's fingerprint: what Packer
+  actually reads, seen with ``strace`` (DESIGN.md), is ground truth for the resolver.
 
 Checks the current wrapper fails are listed in ``known_failures.toml``, each with the bullet of
 issue 11 (or the DESIGN.md line) it stands for, and run as strict xfails: when the fix lands they
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +48,10 @@ CLI = [sys.executable, "-m", "hybridcore.packer.cli"]
 # Generous: a loaded 2-core machine runs other helpers' builds at the same time.
 STEP_TIMEOUT = 300
 EDIT_MARK = b"# edited by tests/realworld\n"
+# A stray run in the source tree (state, outputs) must not leak into the copies the checks use.
+_LOCAL_STATE = shutil.ignore_patterns(".hybridcore", "artifacts", "output")
+# The path argument of the calls strace logs (-e trace=openat,newfstatat,statx,stat,execve).
+TRACED_CALL = re.compile(r'^\d+\s+(?:openat|newfstatat|statx|stat|execve)\((?:AT_FDCWD, |\d+, )?"([^"]+)"')
 ADDED_TEXT = b"# added by tests/realworld\n"
 
 
@@ -193,15 +201,63 @@ def _artifacts(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{k: a.get(k) for k in keep} for a in doc.get("artifacts", [])]
 
 
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def _observed(argv: list[str], root: Path, cwd: Path, trace: Path) -> tuple[dict[str, Any], list[str]]:
+    """Run bare Packer under strace; the project files it opened for reading or stat()ed by name.
+
+    Left out: lstat()s (Packer lists folders and globs with them: a listing is not a read), files it
+    opened for writing, and files that did not exist before it ran (its own outputs, read back by
+    post-processors)."""
+    before = _files(root)
+    result = _run(["strace", "-f", "--seccomp-bpf", "-e", "trace=openat,newfstatat,statx,stat,execve",
+                   "-o", str(trace), *argv], cwd)
+    seen: set[str] = set()
+    for line in trace.read_text(errors="replace").splitlines():
+        m = TRACED_CALL.match(line)
+        if m is None or "ENOENT" in line or "AT_SYMLINK_NOFOLLOW" in line:
+            continue
+        if line.split("(", 1)[0].endswith("openat") and any(f in line for f in ("O_WRONLY", "O_RDWR", "O_CREAT")):
+            continue
+        path = Path(os.path.normpath(cwd / m.group(1)))
+        if path.is_relative_to(root) and path.is_file():
+            seen.add(path.relative_to(root).as_posix())
+    return result, sorted(seen & before)
+
+
+def _hashed(case: Case, root: Path) -> list[str]:
+    """The file keys of the wrapper's fingerprint for the target, computed in this process."""
+    from hybridcore.packer import binary, driftcheck
+    from hybridcore.packer.config import load_project
+    from hybridcore.packer.plan import plan_target
+
+    project = load_project(root)
+    packer = binary.discover(None, None)
+    plan = plan_target("validate", project, project.targets[case.target], packer, base_env=_env())
+    (fingerprint,) = driftcheck.fingerprints_of(project, packer, [plan], "ci")
+    return sorted(fingerprint.files)
+
+
 def run_case(case: Case, work: Path) -> dict[str, Any]:
     """Everything the tests assert on for one target, computed in a private copy of its project."""
     root = work / case.project
-    shutil.copytree(PROJECTS / case.project, root, symlinks=True)
+    shutil.copytree(PROJECTS / case.project, root, symlinks=True, ignore=_LOCAL_STATE)
     out: dict[str, Any] = {}
-    bare = _run(["packer", "validate", *case.argv], root / case.cwd)
+    bare, observed = _observed(["packer", "validate", *case.argv], root, root / case.cwd, work / "validate.trace")
     out["bare"] = {"rc": bare["rc"], "text": (bare["stdout"] + bare["stderr"])[-1500:]}
+    if case.builds_offline:  # in a copy of its own: the wrapper's build must not meet bare Packer's output
+        bare_root = work / "bare-build" / case.project
+        shutil.copytree(PROJECTS / case.project, bare_root, symlinks=True, ignore=_LOCAL_STATE)
+        built, also = _observed(["packer", "build", *case.argv], bare_root, bare_root / case.cwd,
+                                work / "build.trace")
+        assert built["rc"] == 0, built["stdout"] + built["stderr"]
+        observed = sorted(set(observed) | set(also))
+    out["observed"] = observed
     wrapped = _wrapper(root, "validate", case.target, "--json")
     out["wrapper"] = {"rc": wrapped["rc"], "text": (wrapped["stdout"] + wrapped["stderr"])[-3000:]}
+    out["hashed"] = _hashed(case, root)
     out["baseline"] = _drift_entries(_wrapper(root, "drift", case.target, "--json"), root)
     # All edits at once, one drift: the wrapper hashes each file on its own, so one run tells for
     # every file whether its change is caught (and costs one wrapper start instead of dozens).
@@ -362,6 +418,14 @@ def test_build(case: Case, results: Results) -> None:
         assert {a[key] for a in built["artifacts"]} == {value}, (key, built["artifacts"])
 
 
+@pytest.mark.parametrize("case", _params("observed"))
+def test_observed_inputs_are_hashed(case: Case, results: Results) -> None:
+    got = results[case]
+    assert got["observed"], "strace saw Packer read nothing of the project"
+    missing = sorted(set(got["observed"]) - set(got["hashed"]))
+    assert missing == [], f"Packer read {missing}, the fingerprint does not hash them"
+
+
 # --------------------------------------------------------------------------------------------------
 # the corpus and the ledger stay honest
 
@@ -384,6 +448,7 @@ def test_corpus_shape() -> None:
 def test_known_failures_name_real_checks() -> None:
     ids = {
         "bare-validate": {c.id for c in CASES},
+        "observed": {c.id for c in CASES},
         "wrapper-validate": {c.id for c in CASES},
         "build": {c.id for c in CASES if c.builds_offline},
         "drift": {f"{c.id}:{r}" for c in CASES for r in c.reads} | {f"{c.id}:+{r}" for c in CASES for r in c.creates},

@@ -79,7 +79,7 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     """Compare each target's inputs with its trusted record without running Packer."""
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("build", proj, t, packer, vars_=vars, var_files=var_files or (),
-                         provisioners=provisioners or ()) for t in chosen]
+                         provisioners=provisioners or (), refuse_computed=False) for t in chosen]
     env = env_name()
     store = StateStore.for_root(proj.root)
     try:

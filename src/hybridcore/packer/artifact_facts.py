@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +50,9 @@ class ArtifactFacts:
     # Builder-specific detail (all AMI regions, Azure resource group, vSphere cluster...). Read-only and
     # excluded from the hash because a mapping is not hashable; it still takes part in ``==``.
     extra: Mapping[str, str] = field(default_factory=lambda: _frozen(None), hash=False)
+    # Packer's full build name ("app.file.rootfs" for a named build block): kept as Packer reported it,
+    # never mistaken for the builder type, which comes from the source.
+    build_name: str = ""
 
     def __post_init__(self) -> None:
         # Callers may pass a plain dict; freeze and sort it so equal facts compare and serialise equal.
@@ -62,6 +65,7 @@ class ArtifactFacts:
             "region": self.region,
             "image_ids": list(self.image_ids),
             "extra": dict(self.extra),
+            "build_name": self.build_name,
         }
 
 
@@ -320,8 +324,10 @@ BUILDER_PARSERS: Mapping[str, Parser] = _table(
 def describe(raw: RawArtifact, builder_type: str, source: Mapping[str, Any]) -> ArtifactFacts:
     """Facts about one artifact. Never raises: an artifact Packer already made must still be recorded.
 
-    ``builder_type`` is the template's source type (empty: taken from ``raw.builder_id``); ``source`` the
-    source block's attributes, with an optional ``__vars__`` mapping to resolve ``${var.NAME}``.
+    ``builder_type`` is the template's source type (empty: taken from ``raw.builder_id``), never the
+    build name (``TemplateInfo.builder_type`` maps Packer's build name to its source); ``source`` the
+    source block's attributes (evaluated where known), with an optional ``__vars__`` mapping to resolve
+    ``${var.NAME}``.
     """
     from_id = builder_type_for(raw.builder_id)
     # A post-processor's artifact is no longer the builder's (a docker-tag result is "repo:tag").
@@ -330,9 +336,11 @@ def describe(raw: RawArtifact, builder_type: str, source: Mapping[str, Any]) -> 
         source = {}
     parser = BUILDER_PARSERS.get(kind)
     if parser is None:
-        return _fallback(kind or raw.builder_id or "unknown", raw)
-    try:
-        return parser(raw, source)
-    except Exception:  # a parser bug must not lose the record; the fallback keeps the raw id
-        log.warning("could not interpret %s artifact %r", kind, raw.id, exc_info=True)
-        return _fallback(kind, raw)
+        facts = _fallback(kind or raw.builder_id or "unknown", raw)
+    else:
+        try:
+            facts = parser(raw, source)
+        except Exception:  # a parser bug must not lose the record; the fallback keeps the raw id
+            log.warning("could not interpret %s artifact %r", kind, raw.id, exc_info=True)
+            facts = _fallback(kind, raw)
+    return replace(facts, build_name=raw.build_name)

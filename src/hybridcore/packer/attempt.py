@@ -141,7 +141,18 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         # The view (symlinks plus Packer's lock files) or the private cache of a --no-cache build.
         shutil.rmtree(cache_dir, ignore_errors=True)
     status, packer_code = _judge(s, outcome, packer_code)
-    classification = _classify(s, outcome, status, packer_code, timeout, run_dir / "packer.log")
+    judged_code = packer_code
+    if status == Status.FAILED and s.kind == "validate":
+        left_over = existing_output_only(outcome.stdout + "\n" + outcome.stderr)
+        if left_over:
+            # Packer 1.6.6's validate has no -force: a build's own output would block trust forever.
+            status, judged_code = Status.OK, 0
+            message = (f"{target.name}: Packer's validate failed only because output directories of an "
+                       f"earlier build exist ({', '.join(left_over)}); trusted anyway: 'build --force' "
+                       "replaces them")
+            s.warnings.append(message)
+            s.events.event(target.name, "warning", logging.WARNING, message=message)
+    classification = _classify(s, outcome, status, judged_code, timeout, run_dir / "packer.log")
     if any("disk full" in note for note in outcome.log_notes) and status in (Status.OK, Status.FAILED):
         # Logs were lost: whatever Packer said, this run cannot be vouched for.
         status = Status.FAILED
@@ -158,6 +169,25 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
     s.notify(target.name, "event", f"finish:{status}")
     return AttemptOutcome(n, run_dir, outcome, packer_code, status, classification,
                           tuple(artmod.distinct(collector.artifacts)), template_manifest)
+
+
+_OUTPUT_EXISTS = re.compile(r"^\s*\* Output directory '(.+)' already exists\. It must not exist\.\s*$")
+_BULLET = re.compile(r"^\s*\* ")
+_ERROR_HEAD = re.compile(r"^Error: (?:\d+ error\(s\) occurred:|Failed to prepare build: .*)?\s*$")
+
+
+def existing_output_only(text: str) -> list[str]:
+    """The output directories named when they are validate's only errors ("Output directory '…' already
+    exists. It must not exist."), else ``[]``: any other error keeps the validation failed."""
+    found: list[str] = []
+    for line in text.replace("\\n", "\n").splitlines():
+        line = line.split(",ui,error,", 1)[-1]  # a -machine-readable line holds the text after its prefix
+        m = _OUTPUT_EXISTS.match(line)
+        if m:
+            found.append(m.group(1))
+        elif _BULLET.match(line) or (line.startswith("Error:") and not _ERROR_HEAD.match(line)):
+            return []
+    return list(dict.fromkeys(found))
 
 
 def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Status, int]:

@@ -28,6 +28,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,23 +63,38 @@ class Download:
 
 
 def downloads_of(info: TemplateInfo | None, variables: Mapping[str, str]) -> list[Download]:
-    """The verifiable downloads a template's sources need (``only``/``except`` are not applied: an
-    extra prefetch costs a download, a missed one costs nothing but sharing)."""
+    """The verifiable downloads of the builds a run selects (``only``/``except``), with ``iso_url``/
+    ``iso_checksum`` as the plan resolved them (var files, variable defaults, locals). A download that
+    cannot be resolved or verified in advance is left to Packer: prefetching is an optimisation."""
     if info is None:
         return []
+    resolved = info.resolved
+    if resolved is not None:
+        candidates = [resolved.attrs[name] for name in resolved.selected if name in resolved.attrs]
+    else:
+        candidates = list(info.sources.values())
     out: dict[str, Download] = {}
-    for attrs in info.sources.values():
-        checksum = interpolate(attrs.get("iso_checksum"), info.workdir, variables)
-        if not checksum or ":" not in checksum or checksum.split(":", 1)[0].lower() not in _HASHES:
-            continue
-        raw_urls = attrs.get("iso_urls") or [attrs.get("iso_url")]
-        urls = tuple(u for u in (interpolate(x, info.workdir, variables) for x in raw_urls) if u)
-        if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
-            continue
-        ext = interpolate(attrs.get("iso_target_extension"), info.workdir, variables) or "iso"
-        d = Download(urls=urls, checksum=checksum, extension=ext)
-        out.setdefault(d.entry, d)
+    for attrs in candidates:
+        d = _download(attrs, variables)
+        if d is not None:
+            out.setdefault(d.entry, d)
     return list(out.values())
+
+
+def _download(attrs: Mapping[str, Any], variables: Mapping[str, str]) -> Download | None:
+    def text(value: Any) -> str | None:
+        return interpolate(value, None, variables)
+
+    checksum = text(attrs.get("iso_checksum"))
+    if not checksum or ":" not in checksum or checksum.split(":", 1)[0].lower() not in _HASHES:
+        return None
+    raw_urls = attrs.get("iso_urls") or [attrs.get("iso_url")]
+    # Packer tries iso_urls in order and keeps the first that works; the cache entry is named by the
+    # checksum, so the first http(s) one can fill it.
+    urls = tuple(u for u in (text(x) for x in raw_urls) if u and u.startswith(("http://", "https://")))
+    if not urls:
+        return None
+    return Download(urls=urls, checksum=checksum, extension=text(attrs.get("iso_target_extension")) or "iso")
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -128,7 +144,16 @@ class SharedCache:
         """The verified shared entry for ``d``, downloading it once across threads and processes.
 
         ``on_progress(done, total)`` is called after every chunk written (``total``: the server's
-        Content-Length, or None), e.g. a ``download_progress.DownloadProgress``."""
+        Content-Length, or None), e.g. a ``download_progress.DownloadProgress``. Every failure is a
+        :class:`CacheError`: a build whose prefetch fails lets Packer download."""
+        try:
+            return self._ensure(d, timeout, on_progress)
+        except CacheError:
+            raise
+        except (OSError, ValueError, HTTPException) as exc:
+            raise CacheError(f"could not prefetch {d.urls[0]}: {exc}") from exc
+
+    def _ensure(self, d: Download, timeout: float, on_progress: OnProgress | None) -> Path:
         from filelock import FileLock
 
         private_dir(self.root)
@@ -149,7 +174,7 @@ class SharedCache:
                     try:
                         got = _fetch(url, fh, timeout, d.algorithm, on_progress)
                         break
-                    except OSError as exc:
+                    except (OSError, ValueError, HTTPException) as exc:
                         errors.append(f"{url}: {exc}")
                         fh.seek(0)
                         fh.truncate()

@@ -9,8 +9,10 @@ on the package once imported.)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import DriftDetected
@@ -24,6 +26,7 @@ from hybridcore.packer.statcache import StatCache
 if TYPE_CHECKING:
     from hybridcore.state import StateStore
 
+_UNSET = "\0unset"  # an environment variable that is not set differs from one set to ""
 REFUSED = Classification(retryable=False, category="drift", hint="run validate to trust the new inputs",
                          rule="drift")
 
@@ -39,6 +42,7 @@ class DriftReport:
     diff: dict[str, Any]
     clean: bool
     summary: str
+    warnings: tuple[str, ...] = ()   # what is not hashed (computed paths, links out of the project)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,19 @@ class Comparison:
     def report(self, env: str) -> DriftReport:
         return DriftReport(self.plan.target.name, env, self.current.digest,
                            self.trusted.digest if self.trusted else None, self.diff.to_dict(),
-                           self.diff.clean, self.diff.summary())
+                           self.diff.clean, self.diff.summary(), warnings_of(self.plan, self.current))
+
+
+def warnings_of(plan: TargetPlan, current: fp.Fingerprint) -> tuple[str, ...]:
+    """The plan's warnings plus what hashing found out of reach, as validate and build print them."""
+    return (*plan.warnings, *notes_of(plan, current))
+
+
+def notes_of(plan: TargetPlan, current: fp.Fingerprint) -> tuple[str, ...]:
+    if not current.outside:
+        return ()
+    return (f"{plan.target.name}: links point outside the project, hashed by their target path only: "
+            + "; ".join(current.outside),)
 
 
 def fingerprints_of(project: Project, packer: PackerBinary, plans: Sequence[TargetPlan],
@@ -61,18 +77,37 @@ def fingerprints_of(project: Project, packer: PackerBinary, plans: Sequence[Targ
     out = []
     try:
         for plan in plans:
-            assert plan.info is not None, "fmt plans have no fingerprint"
-            out.append(fp.compute(fp.FingerprintInputs(
-                root=project.root,
-                files=tuple(plan.info.files) + plan.var_files,
-                assets=plan.provisioners + plan.info.assets,
-                vars=plan.fingerprint_vars(),
-                meta={"only": ",".join(plan.target.only), "except": ",".join(plan.target.except_),
-                      "packer_version": packer.version, "env": env},
-            ), cache=cache))
+            out.append(fp.compute(inputs_of(project, packer, plan, env), cache=cache))
         return out
     finally:
         cache.save()
+
+
+def inputs_of(project: Project, packer: PackerBinary, plan: TargetPlan, env: str) -> fp.FingerprintInputs:
+    """Everything the build can read (DESIGN.md "Where Packer runs, and what it reads")."""
+    info = plan.info
+    assert info is not None, "fmt plans have no fingerprint"
+    assert info.resolved is not None, "plans are resolved before they are fingerprinted"
+    given = set(plan.split.plain) | set(plan.split.secret)
+    # Values from the environment by digest (every fingerprint var is a digest): PKR_VAR_* the
+    # wrapper does not override, and the variables env() reads.
+    env_vars = {f"env:{name}": _UNSET if value is None else value
+                for name, value in info.resolved.env_reads.items()
+                if not (name.startswith("PKR_VAR_") and name.removeprefix("PKR_VAR_") in given)}
+    return fp.FingerprintInputs(
+        root=project.root,
+        files=tuple(info.files) + plan.var_files,
+        assets=plan.provisioners + info.resolved.inputs,
+        vars={**plan.fingerprint_vars(), **env_vars},
+        meta={"only": ",".join(plan.target.only), "except": ",".join(plan.target.except_),
+              "packer_version": packer.version, "env": env,
+              "workdir": _relative(info.workdir, project.root)},
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    # Trust must not depend on where the checkout lives.
+    return Path(os.path.relpath(path, root)).as_posix()
 
 
 def compare(store: StateStore, plans: Sequence[TargetPlan], fingerprints: Sequence[fp.Fingerprint],

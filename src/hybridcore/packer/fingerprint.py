@@ -11,8 +11,9 @@ Walking rules (documented because they decide what counts as drift):
 * keys are paths relative to ``root`` in posix form, or absolute when outside ``root``; relative input
   paths are taken relative to ``root`` (not the cwd) so the result never depends on where we run;
 * a path named in ``files``/``assets`` is followed if it is a symlink (the operator named it); inside a
-  walked directory symlinks are never followed -- a link is hashed by its target string, so a link out
-  of the tree or a loop cannot make us read outside it;
+  walked directory a symlink whose target stays inside ``root`` is followed (what it points to is
+  what the build copies); one that leaves ``root``, dangles or loops is hashed by its target string
+  and, when it leaves ``root``, listed in :attr:`Fingerprint.outside` for the operator;
 * ``.git`` and ``__pycache__`` entries are skipped, nothing else; FIFOs/sockets/devices are hashed by
   their type (opening a FIFO would block);
 * a named path that does not exist is recorded as ``"missing"`` so that it shows up as drift;
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat as stat_mod
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,18 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from blake3 import blake3
 
-from hybridcore.errors import HybridcoreError
+from hybridcore.packer.fingerprint_walk import MISSING, PREFIX, InputUnreadable, Walk, hash_bytes
 
 if TYPE_CHECKING:
     from hybridcore.packer.statcache import StatCache
 
 __all__ = ["MISSING", "DriftDiff", "Fingerprint", "FingerprintInputs", "InputUnreadable", "compute", "diff"]
 
-MISSING = "missing"
-PREFIX = "blake3:"
 # Bumped if the canonical encoding changes, so old and new digests can never collide by accident.
 _ENCODING_TAG = "hybridcore-fingerprint/1"
-_SKIP_NAMES = frozenset({".git", "__pycache__"})
 
 # Files at least this big are hashed one at a time with blake3's own thread pool over an mmap; smaller
 # ones are spread over our thread pool (blake3 and read() release the GIL).
@@ -57,12 +54,6 @@ _POOL_WORKERS = min(32, (os.cpu_count() or 1) * 4)
 # pays where there are cores to spare for the I/O waits.
 _POOL_MIN_CPUS = 8
 _READ_CHUNK = 1 << 20
-
-
-class InputUnreadable(HybridcoreError):
-    """An input exists but cannot be read (permissions, I/O error): refusing beats a wrong digest."""
-
-    default_hint = "make the template, var files and provisioner assets readable by this user"
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -83,6 +74,8 @@ class Fingerprint:
     files: Mapping[str, str]
     vars: Mapping[str, str]
     meta: Mapping[str, str]
+    # "key -> target" of links out of the project: hashed by target path only (not in the digest).
+    outside: tuple[str, ...] = ()
 
     def to_entries(self) -> dict[str, Any]:
         return {"files": dict(self.files), "vars": dict(self.vars), "meta": dict(self.meta)}
@@ -102,9 +95,10 @@ class Fingerprint:
         return cls(digest=digest, files=parts[0], vars=parts[1], meta=parts[2])
 
     @classmethod
-    def from_parts(cls, files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]) -> Fingerprint:
+    def from_parts(cls, files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str],
+                   outside: tuple[str, ...] = ()) -> Fingerprint:
         """A fingerprint whose digest is computed from its entries (the only way to get one right)."""
-        return cls(_canonical_digest(files, vars, meta), dict(files), dict(vars), dict(meta))
+        return cls(_canonical_digest(files, vars, meta), dict(files), dict(vars), dict(meta), outside)
 
     def verify(self) -> bool:
         """Whether ``digest`` matches the entries (a stored record that was edited fails this)."""
@@ -185,123 +179,14 @@ def _hash_file(path: str, st: os.stat_result) -> tuple[str, bool]:
     return PREFIX + hasher.hexdigest(), stable
 
 
-def _hash_bytes(data: bytes) -> str:
-    return PREFIX + blake3(data).hexdigest()
-
-
-def _symlink_digest(path: str) -> str:
-    # Domain-separated so a link and a file holding the target string differ.
-    return _hash_bytes(b"symlink\0" + os.fsencode(os.readlink(path)))
-
-
-def _special_digest(mode: int) -> str:
-    return _hash_bytes(b"special\0" + oct(stat_mod.S_IFMT(mode)).encode())
-
-
 def _canonical_digest(files: Mapping[str, str], vars: Mapping[str, str], meta: Mapping[str, str]) -> str:
     # Sorted pairs in compact ASCII JSON: unambiguous, independent of dict order, and stable for
     # undecodable file names (surrogate escapes are written as \\udcXX).
     doc = [_ENCODING_TAG, sorted(files.items()), sorted(vars.items()), sorted(meta.items())]
-    return _hash_bytes(json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+    return hash_bytes(json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
 
 
 # --- discovery ------------------------------------------------------------------------------------
-
-
-class _Walk:
-    """Collects ``key -> digest`` for cheap entries and ``(key, path, stat)`` for files to read."""
-
-    def __init__(self, root: str, cache: StatCache | None) -> None:
-        self.root = root
-        self.root_prefix = root.rstrip("/") + "/"
-        self.cache = cache
-        self.digests: dict[str, str] = {}
-        self.pending: dict[str, tuple[str, os.stat_result]] = {}
-
-    def key_of(self, path: str) -> str:
-        if path == self.root:
-            return "."
-        if path.startswith(self.root_prefix):
-            return path[len(self.root_prefix) :]
-        return path
-
-    def add_named(self, raw: Path) -> None:
-        path = os.path.normpath(os.path.join(self.root, os.fspath(raw)))
-        key = self.key_of(path)
-        try:
-            st = os.stat(path)  # the operator named it: follow a symlink here
-        except (FileNotFoundError, NotADirectoryError):
-            self._set(key, MISSING)
-            return
-        except OSError as exc:
-            raise InputUnreadable(f"cannot stat input {path}: {exc.strerror}") from exc
-        if stat_mod.S_ISDIR(st.st_mode):
-            self._walk_dir(path, key)
-        else:
-            self._add_entry(path, key, st)
-
-    def _set(self, key: str, digest: str) -> None:
-        self.digests[key] = digest
-        self.pending.pop(key, None)
-
-    def _add_entry(self, path: str, key: str, st: os.stat_result) -> None:
-        mode = st.st_mode
-        if stat_mod.S_ISREG(mode):
-            if self.cache is not None:
-                hit = self.cache.lookup(path, st)
-                if hit is not None:
-                    self._set(key, hit)
-                    return
-            self.digests.pop(key, None)
-            self.pending[key] = (path, st)
-        elif stat_mod.S_ISLNK(mode):  # only reached inside a walked folder: the link's target string is hashed
-            self._set(key, _symlink_digest(path))
-        else:
-            self._set(key, _special_digest(mode))
-
-    def _walk_dir(self, path: str, key: str) -> None:
-        """Walk a directory; this is the warm path, so the per-file work is kept inline.
-
-        ``fstatat`` relative to an open directory fd skips re-resolving the whole path for each file
-        (measurably cheaper than ``DirEntry.stat``, which lstat()s the full path).
-        """
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise InputUnreadable(f"cannot open asset directory {path}: {exc.strerror}") from exc
-        subdirs: list[tuple[str, str]] = []
-        base_key = "" if key == "." else key + "/"
-        base_path = path.rstrip("/") + "/"
-        lookup = self.cache.lookup if self.cache is not None else None
-        digests, pending = self.digests, self.pending
-        stat, s_isreg, s_isdir = os.stat, stat_mod.S_ISREG, stat_mod.S_ISDIR
-        try:
-            try:
-                names = sorted(os.listdir(fd))
-            except OSError as exc:
-                raise InputUnreadable(f"cannot list asset directory {path}: {exc.strerror}") from exc
-            for name in names:
-                if name in _SKIP_NAMES:
-                    continue
-                try:
-                    st = stat(name, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # vanished while walking: simply no longer part of the tree
-                except OSError as exc:
-                    raise InputUnreadable(f"cannot stat {base_path}{name}: {exc.strerror}") from exc
-                child_key, child_path = base_key + name, base_path + name
-                if s_isdir(st.st_mode):
-                    subdirs.append((child_path, child_key))
-                elif not s_isreg(st.st_mode):
-                    self._add_entry(child_path, child_key, st)  # a link (never followed) or a special file
-                elif (hit := lookup(child_path, st) if lookup is not None else None) is not None:
-                    digests[child_key] = hit  # no pending.pop(): a key seen twice is the same file either way
-                else:
-                    pending[child_key] = (child_path, st)
-        finally:
-            os.close(fd)
-        for sub_path, sub_key in subdirs:
-            self._walk_dir(sub_path, sub_key)
 
 
 def _hash_one(item: tuple[str, str, os.stat_result]) -> tuple[str, str, bool]:
@@ -343,7 +228,7 @@ def compute(inputs: FingerprintInputs, *, cache: StatCache | None = None) -> Fin
     """
     started_ns = time.time_ns()
     root = os.path.abspath(os.fspath(inputs.root))
-    walk = _Walk(root, cache)
+    walk = Walk(root, cache)
     for raw in (*inputs.files, *inputs.assets):
         walk.add_named(raw)
 
@@ -361,9 +246,9 @@ def compute(inputs: FingerprintInputs, *, cache: StatCache | None = None) -> Fin
     for name, value in inputs.vars.items():
         if not isinstance(value, str):
             raise TypeError(f"fingerprint var {name!r} must be rendered to str, got {type(value).__name__}")
-        var_digests[name] = _hash_bytes(value.encode("utf-8", "surrogatepass"))
+        var_digests[name] = hash_bytes(value.encode("utf-8", "surrogatepass"))
     meta = {str(k): str(v) for k, v in inputs.meta.items()}
-    return Fingerprint.from_parts(files, var_digests, meta)
+    return Fingerprint.from_parts(files, var_digests, meta, tuple(walk.outside))
 
 
 # --- diff -----------------------------------------------------------------------------------------

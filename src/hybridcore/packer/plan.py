@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,9 +18,10 @@ from hybridcore.errors import ConfigError, TemplateError, TemplateNotFound
 from hybridcore.packer import argv as argmod
 from hybridcore.packer.binary import PackerBinary, template_requires
 from hybridcore.packer.config import Project, Target
-from hybridcore.packer.planvars import INJECTED, plan_vars
+from hybridcore.packer.planvars import INJECTED, RESERVED, plan_vars
 from hybridcore.packer.secrets import Redactor, SplitVars, env_redactor
-from hybridcore.packer.templates import TemplateInfo, analyze, unparsed
+from hybridcore.packer.template_eval import resolve
+from hybridcore.packer.templates import TemplateInfo, analyze, load_summary, unparsed
 from hybridcore.packer.varfile import PLACEHOLDER_DIR, GeneratedVarFile, var_file_path
 
 Kind = Literal["fmt", "validate", "build"]
@@ -89,6 +90,50 @@ def _existing(paths: Sequence[Path | str], what: str, base: Path) -> tuple[Path,
     return tuple(out)
 
 
+def _check_resolution(kind: Kind, project: Project, target: Target, info: TemplateInfo, *,
+                      refuse_computed: bool) -> list[str]:
+    """Refuse what Packer would do wrong or silently (exit 2); name what cannot be hashed."""
+    resolved = info.resolved
+    assert resolved is not None
+    origin = resolved.var_origins.get(RESERVED) or _reserved_beside(info, project)
+    if origin is not None:
+        raise ConfigError(f"target {target.name!r}: {origin} sets {RESERVED}, which is reserved",
+                          hint="hybridcore sets it from the declared provisioners; remove it from the var file")
+    if resolved.unmatched_only:
+        names = sorted(resolved.builds)
+        raise ConfigError(
+            f"target {target.name!r}: only {', '.join(resolved.unmatched_only)} matches no build of "
+            f"{target.template.name}; its builds: {', '.join(names) or '(none)'}",
+            hint="use Packer's build names (type.name, or build-name.type.name for a named build; globs "
+                 "like 'ubuntu.*' are allowed)")
+    if not resolved.unresolved:
+        return []
+    listed = "; ".join(resolved.unresolved)
+    if kind == "build" and project.strict and refuse_computed:
+        raise ConfigError(f"target {target.name!r}: [build] strict = true and these inputs cannot be hashed "
+                          f"(computed paths): {listed}",
+                          hint="make the paths literal (or resolvable from variables and locals), or set "
+                               "[build] strict = false to build with them unhashed")
+    return [f"{target.name}: inputs not hashed (computed paths): {listed}"]
+
+
+def _reserved_beside(info: TemplateInfo, project: Project) -> str | None:
+    """An auto var file beside a single-file template that sets hybridcore_provisioners. Packer 1.6.6
+    loads auto var files only for a folder, so it would be ignored; it is refused all the same: such a
+    file can only mean to set the list the wrapper owns."""
+    if info.path.is_dir():
+        return None
+    for path in sorted(info.template_dir.iterdir()):
+        if path.is_file() and path.name.endswith((".auto.pkrvars.hcl", ".auto.pkrvars.json")):
+            try:
+                doc = load_summary(path, "vars", project.state_dir / "parsed")
+            except TemplateError:
+                continue
+            if RESERVED in (doc.get("assignments") or {}):
+                return str(path)
+    return None
+
+
 def plan_target(
     kind: Kind,
     project: Project,
@@ -105,6 +150,7 @@ def plan_target(
     fmt_diff: bool = False,
     fmt_recursive: bool = True,
     cwd: Path | None = None,
+    refuse_computed: bool = True,
 ) -> TargetPlan:
     base_env = os.environ if base_env is None else base_env
     here = cwd or Path.cwd()
@@ -118,17 +164,21 @@ def plan_target(
         return TargetPlan(kind, target, None, tuple(tuple(a) for a in fmt_lines), SplitVars({}, {}),
                           env_redactor(base_env), (), ())
 
+    workdir = project.workdir_of(target)
     try:
-        info = analyze(target.template, cache_dir=project.state_dir / "parsed")
-    except TemplateError as exc:
-        if kind != "validate" and project.strict:
-            raise TemplateError(f"{exc.message}; [build] strict = true refuses a build whose inputs cannot "
-                                "all be hashed", hint="fix the template so it can be read, or drop strict") from None
-        # Packer may read what python-hcl2 cannot (a UTF-8 BOM) and shows its own diagnostics
-        # otherwise; without variable metadata every value given is redacted (planvars: fail closed).
-        info = unparsed(target.template)
-        parse_warning: str | None = f"{target.name}: {exc.message}" + (
-            "" if kind == "validate" else "; the files its provisioners and sources read are not hashed for drift")
+        info = analyze(target.template, cache_dir=project.state_dir / "parsed", workdir=workdir)
+    except TemplateError:
+        if kind != "validate" and project.strict and refuse_computed:
+            raise TemplateError(f"target {target.name!r}: hybridcore cannot parse {target.template}; [build] "
+                                "strict = true refuses a build whose inputs cannot all be hashed",
+                                hint="fix the template so it can be read, or drop strict") from None
+        # Packer decides: its diagnostics (words and positions) are what validate shows, and it builds
+        # what it can read (a UTF-8 BOM); without variable metadata every value given is redacted
+        # (planvars: fail closed) and nothing the template names is hashed (named below).
+        info = unparsed(target.template, workdir=workdir)
+        parse_warning: str | None = f"{target.name}: hybridcore could not parse the template" + (
+            "; Packer's own diagnostics are authoritative" if kind == "validate"
+            else "; the files its provisioners and sources read are not hashed for drift")
     else:
         parse_warning = None
     template_requires(packer.version, info.required_version, target.template)
@@ -138,23 +188,28 @@ def plan_target(
                    provisioners=explicit, base_env=base_env, hybridcore_env=env_name())
     warnings: list[str] = [pv.redactor(parse_warning)] if parse_warning else []
     warnings += pv.warnings
-    # ${var.hybridcore_provisioners} is the explicit list, hashed already.
-    unresolved = sorted({a for a in info.unresolved_assets if "var.hybridcore_provisioners" not in a})
-    if unresolved:
-        warnings.append(f"{target.name}: assets not hashed (computed paths): " + ", ".join(unresolved))
+    if explicit and info.parsed and RESERVED not in info.variables:
+        warnings.append(f"{target.name}: provisioners are hashed for drift but Packer never runs them: the "
+                        f"template does not declare variable \"{RESERVED}\"")
+    resolved = resolve(info, var_files=files, values=pv.split.plain, hidden=pv.secret_names, env=base_env,
+                       only=target.only, except_=target.except_, packer_version=packer.version,
+                       root=project.root, cache_dir=project.state_dir / "parsed")
+    info = replace(info, resolved=resolved, manifest_outputs=resolved.manifest_outputs or info.manifest_outputs)
+    warnings += _check_resolution(kind, project, target, info, refuse_computed=refuse_computed)
     generated = var_file_path(PLACEHOLDER_DIR, pv.var_file) if pv.var_file else None
     common: dict[str, Any] = {"var_files": files, "generated_var_file": generated, "only": target.only,
                               "except_": target.except_}
+    template = Path(info.argument)  # as typed in workdir: path.root and relative paths resolve as by hand
     if kind == "validate":
-        argv = argmod.validate_argv(packer.path, info.path, **common)
+        argv = argmod.validate_argv(packer.path, template, **common)
     else:
-        argv = argmod.build_argv(packer.path, info.path, force=force, on_error=on_error, **common)
+        argv = argmod.build_argv(packer.path, template, force=force, on_error=on_error, **common)
     argvs: tuple[tuple[str, ...], ...] = (tuple(argv),)
     if info.required_plugins:
         if packer.has_init:
             # Plugins first, from the template's own required_plugins; the main command runs only if
             # `packer init` succeeds.
-            argvs = (tuple(argmod.init_argv(packer.path, info.path)), *argvs)
+            argvs = (tuple(argmod.init_argv(packer.path, template)), *argvs)
         else:
             warnings.append(f"{target.name}: the template declares required_plugins, which Packer "
                             f"{packer.version} does not support (packer init arrived in 1.7.0)")

@@ -77,6 +77,10 @@ def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
     if s.kind in ("validate", "build"):
         fingerprints = {p.target.name: f for p, f in
                         zip(plans, driftcheck.fingerprints_of(s.project, s.packer, plans, s.env), strict=True)}
+        for plan in plans:  # links out of the project: named like the plan's own warnings
+            for note in driftcheck.notes_of(plan, fingerprints[plan.target.name]):
+                s.warnings.append(note)
+                s.events.event(plan.target.name, "warning", logging.WARNING, message=note)
     if s.kind == "build":
         _refuse_drifted(s, plans, [fingerprints[p.target.name] for p in plans])
         if s.options.use_cache:

@@ -39,7 +39,7 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
     # No value on argv: the given values travel in the generated var file, passed last.
     assert call["argv"][1:] == [
         "validate", f"-var-file={project / 'vars' / 'dc1.pkrvars.hcl'}", f"-var-file={generated['path']}",
-        str(tpl),
+        "templates/web",
     ]
     assert Path(generated["path"]).parent == Path(call["env"]["TMPDIR"])
     assert generated["mode"] == 0o600 and user_file["mode"] != 0o600
@@ -47,7 +47,8 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
         f'hybridcore_provisioners = ["{project / "assets" / "harden.sh"}"]\n'
         'region = "dc1"\nreplicas = 2\nzone = "b"\n')
     assert not Path(generated["path"]).exists() and not Path(call["env"]["TMPDIR"]).exists()
-    assert call["cwd"] == str(tpl)
+    # Packer runs in the project root (the default workdir), given the template as typed there.
+    assert call["cwd"] == str(project) and tpl.is_dir()
     env = call["env"]
     assert env["PACKER_LOG"] == "1" and env["HYBRIDCORE_ENV"] == "dev"
     assert env["CHECKPOINT_DISABLE"] == "1" and env["PACKER_NO_COLOR"] == "1"

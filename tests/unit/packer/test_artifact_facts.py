@@ -22,11 +22,25 @@ MANAGED = f"{SUB}/resourceGroups/rg-images/providers/Microsoft.Compute/images/im
 SIG = f"{SUB}/resourceGroups/rg-gal/providers/Microsoft.Compute/galleries/gal/images/def/versions/1.2.3"
 
 
-def raw(builder_id: str = "", id: str = "", string: str = "", files: tuple[str, ...] = ()) -> RawArtifact:
-    return RawArtifact("b.x", 0, builder_id, id, string, files, 1)
+def raw(builder_id: str = "", id: str = "", string: str = "", files: tuple[str, ...] = (),
+        build_name: str = "") -> RawArtifact:
+    return RawArtifact(build_name, 0, builder_id, id, string, files, 1)
 
 
 # --- ArtifactFacts ----------------------------------------------------------------------------------
+
+
+def test_the_build_name_is_kept_and_never_becomes_the_builder_type(tmp_path: Any) -> None:
+    from hybridcore.packer.templates import analyze
+
+    (tmp_path / "t.pkr.hcl").write_text(
+        'source "file" "rootfs" {\n  content = "x"\n  target = "out.img"\n}\n'
+        'build {\n  name = "ubuntu"\n  source "source.file.rootfs" {\n    name = "app"\n  }\n}\n')
+    info = analyze(tmp_path)
+    art = raw("packer.file", "File", files=("out.img",), build_name="ubuntu.file.app")
+    facts = describe(art, info.builder_type(art.build_name), info.source_attrs(art.build_name))
+    assert (info.builder_type(art.build_name), facts.platform, facts.image_ids) == ("file", "local", ("out.img",))
+    assert facts.build_name == "ubuntu.file.app" and facts.to_dict()["build_name"] == "ubuntu.file.app"
 
 
 def test_facts_are_frozen_hashable_and_extra_is_read_only() -> None:
@@ -43,6 +57,7 @@ def test_facts_are_frozen_hashable_and_extra_is_read_only() -> None:
         "region": "us-east-1",
         "image_ids": ["ami-1"],
         "extra": {"a": "1", "b": "2"},
+        "build_name": "",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -46,6 +47,39 @@ def test_downloads_from_template_resolve_vars(tmp_path: Path) -> None:
     assert {d.urls for d in found.values()} == {("http://h/a.iso",), ("http://h/c.iso", "http://mirror/c.iso")}
     assert any(e.endswith(".img") for e in found)
     assert downloads_of(info, {}) and all(d.urls != ("${var.url}",) for d in downloads_of(info, {}))
+
+
+def test_downloads_of_the_selected_builds_with_values_from_var_files_and_defaults(tmp_path: Path) -> None:
+    from hybridcore.packer.template_eval import resolve
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "q.pkr.hcl").write_text(
+        'variable "url" {\n  type = string\n}\n'
+        'variable "sum" {\n  type = string\n  default = "sha256:abcd"\n}\n'
+        'locals {\n  mirror = "http://mirror"\n}\n'
+        + "".join(f'source "qemu" "os{i}" {{\n  iso_urls = ["/local/os{i}.iso", "${{local.mirror}}/os{i}.iso"]\n'
+                  f'  iso_checksum = "sha256:{i:04x}"\n}}\n' for i in range(93))
+        + 'source "qemu" "a" {\n  iso_url = var.url\n  iso_checksum = var.sum\n}\n'
+        + 'build {\n  sources = [' + ", ".join(f'"source.qemu.os{i}"' for i in range(93))
+        + ', "source.qemu.a"]\n}\n')
+    (tmp_path / "v.pkrvars.hcl").write_text('url = "http://h/a.iso"\n')
+    info = analyze(tmp_path / "t", workdir=tmp_path)
+    resolved = dataclasses.replace(info, resolved=resolve(info, var_files=[tmp_path / "v.pkrvars.hcl"],
+                                                          only=["qemu.a", "qemu.os7"], env={}))
+    found = downloads_of(resolved, {})
+    # 2 of the template's 94 builds are selected: only their downloads are prefetched.
+    assert sorted((d.urls, d.checksum) for d in found) == [
+        (("http://h/a.iso",), "sha256:abcd"), (("http://mirror/os7.iso",), "sha256:0007")]
+
+
+def test_a_prefetch_that_cannot_work_is_a_cache_error(tmp_path: Path) -> None:
+    # Whatever goes wrong (a malformed URL, an unwritable cache), the build goes on and Packer downloads.
+    with pytest.raises(CacheError):
+        SharedCache(tmp_path / "cache").ensure(Download(("http://[bad",), "sha256:" + "0" * 64))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CacheError):
+        SharedCache(blocker / "cache").ensure(Download(("http://127.0.0.1:9/x",), "sha256:" + "0" * 64))
 
 
 def test_concurrent_ensure_downloads_once(tmp_path: Path, server: Server) -> None:

@@ -87,3 +87,67 @@ def test_env_keys_trust(fake_packer: FakePacker, project: Path, monkeypatch: pyt
     with pytest.raises(DriftDetected) as info:
         build("web")
     assert info.value.diff["web"]["untrusted"] is True
+
+
+# ------------------------------------------------------------------ everything the build can read (issue 10/11)
+
+
+def test_environment_the_template_reads_drifts_by_name_never_by_value(
+        fake_packer: FakePacker, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # password defaults to env("HC_TEST_PW"); region is given by the wrapper, so its PKR_VAR_ is not read.
+    monkeypatch.setenv("HC_TEST_PW", "first-value-1")
+    monkeypatch.setenv("PKR_VAR_region", "ignored: the wrapper passes region itself")
+    assert validate("web").exit_code == 0
+    monkeypatch.setenv("PKR_VAR_region", "still ignored")
+    assert drift("web")[0].clean
+    monkeypatch.setenv("HC_TEST_PW", "second-value-2")
+    monkeypatch.setenv("PKR_VAR_password", "now set")
+    with pytest.raises(DriftDetected) as info:
+        build("web")
+    diff = info.value.diff["web"]
+    assert diff["vars_changed"] == ["env:HC_TEST_PW", "env:PKR_VAR_password"]
+    text = str(info.value) + str(diff) + (project / ".hybridcore" / "state.db").read_bytes().decode("latin-1")
+    assert "first-value-1" not in text and "second-value-2" not in text
+
+
+def test_files_read_by_file_inline_scripts_and_linked_content_drift(fake_packer: FakePacker, project: Path) -> None:
+    tpl = project / "templates" / "web"
+    (tpl / "motd.txt").write_text("hello\n")
+    (project / "tools").mkdir()
+    (project / "tools" / "check.sh").write_text("echo check\n")
+    (project / "shared.sh").write_text("echo shared\n")
+    (tpl / "scripts" / "shared.sh").symlink_to(project / "shared.sh")
+    text = (tpl / "web.pkr.hcl").read_text().replace(
+        'content = "hello ${var.region}"', 'content = file("motd.txt")').replace(
+        'script = "${path.root}/scripts/setup.sh"\n  }',
+        'script = "${path.root}/scripts/setup.sh"\n  }\n'
+        '  provisioner "file" {\n    source = "${path.root}/scripts"\n    destination = "/tmp"\n  }\n'
+        '  provisioner "shell-local" {\n    inline = ["bash tools/check.sh --fast"]\n  }')
+    (tpl / "web.pkr.hcl").write_text(text)
+    assert validate("web").exit_code == 0
+    for path, data in (("templates/web/motd.txt", "hi\n"), ("tools/check.sh", "exit 1\n"), ("shared.sh", "rm\n")):
+        (project / path).write_text(data)
+    (report,) = drift("web")
+    assert report.diff["changed"] == ["templates/web/motd.txt", "templates/web/scripts/shared.sh", "tools/check.sh"]
+
+
+def test_a_link_out_of_the_project_is_named(fake_packer: FakePacker, project: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.sh").write_text("echo\n")
+    (project / "assets" / "out.sh").symlink_to(tmp_path / "elsewhere.sh")
+    (project / "assets" / "harden.sh").unlink()
+    (project / "assets" / "harden.sh").mkdir()  # a provisioner folder now, holding the link
+    (project / "assets" / "harden.sh" / "x.sh").symlink_to(tmp_path / "elsewhere.sh")
+    result = validate("web")
+    assert any("outside the project" in w and "x.sh" in w for w in result.warnings), result.warnings
+    (report,) = drift("web")
+    assert any("outside the project" in w for w in report.warnings)
+
+
+def test_moving_where_packer_runs_is_drift(fake_packer: FakePacker, project: Path) -> None:
+    assert validate("web").exit_code == 0
+    (project / "images").mkdir()
+    config = project / "hybridcore.toml"
+    config.write_text(config.read_text().replace('template = "templates/web"\nvar_files',
+                                                 'template = "templates/web"\nworkdir = "images"\nvar_files'))
+    (report,) = drift("web")
+    assert report.diff["meta_changed"] == {"workdir": [".", "images"]}

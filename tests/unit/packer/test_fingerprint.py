@@ -308,6 +308,26 @@ def test_symlink_hashed_by_target_string(project: Path, tmp_path: Path) -> None:
     assert d.changed == ("ansible/link.sh",)
 
 
+def test_link_inside_the_project_is_hashed_by_what_it_points_to(project: Path, tmp_path: Path) -> None:
+    # A provisioner folder that links to shared content elsewhere in the repository: the build copies
+    # the content, so the content is the input.
+    shared = write(project / "shared" / "common.yml", "- name: common\n")
+    write(project / "shared" / "lib" / "a.sh", "echo a\n")
+    (project / "ansible" / "common.yml").symlink_to(Path("..") / "shared" / "common.yml")
+    (project / "ansible" / "lib").symlink_to(project / "shared" / "lib")
+    (project / "shared" / "lib" / "back").symlink_to(project / "ansible")  # a loop through two links
+    outside = write(tmp_path / "outside.sh", "echo outside\n")
+    (project / "ansible" / "out.sh").symlink_to(outside)
+    trusted = fp.compute(inputs_for(project))
+    assert trusted.files["ansible/common.yml"] == "blake3:" + blake3(shared.read_bytes()).hexdigest()
+    assert trusted.files["ansible/lib/a.sh"] == "blake3:" + blake3(b"echo a\n").hexdigest()
+    assert trusted.outside == (f"ansible/out.sh -> {outside}",)
+    write(shared, "- name: changed\n")
+    write(project / "shared" / "lib" / "a.sh", "echo b\n")
+    d = fp.diff(trusted, fp.compute(inputs_for(project)))
+    assert d.changed == ("ansible/common.yml", "ansible/lib/a.sh")
+
+
 def test_named_symlink_is_followed(project: Path) -> None:
     real = project / "scripts" / "harden.sh"
     alias = project / "scripts" / "alias.sh"

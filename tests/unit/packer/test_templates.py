@@ -44,16 +44,59 @@ def test_path_root_needs_a_workdir_and_is_taken_literally() -> None:
     assert interpolate("${path.root}/x", Path(r"/a\1b"), {}) == r"/a\1b/x"  # no regex escapes
 
 
-def test_assets_resolve_path_root_only(tmp_path: Path) -> None:
+def test_path_root_and_argument_follow_the_workdir(tmp_path: Path) -> None:
+    tpl = tmp_path / "images" / "ubuntu" / "templates"
+    tpl.mkdir(parents=True)
+    (tpl / "a.pkr.hcl").write_text('source "null" "a" {\n  communicator = "none"\n}\n')
+    folder = analyze(tpl, workdir=tmp_path)
+    assert (folder.argument, folder.path_root, folder.workdir) == ("images/ubuntu/templates",
+                                                                  "images/ubuntu/templates", tmp_path)
+    single = analyze(tpl / "a.pkr.hcl", workdir=tmp_path / "images")
+    assert (single.argument, single.path_root) == ("ubuntu/templates/a.pkr.hcl", "ubuntu/templates")
+    here = analyze(tpl / "a.pkr.hcl", workdir=tpl)
+    assert (here.argument, here.path_root) == ("a.pkr.hcl", ".")
+    outside = analyze(tpl, workdir=tmp_path / "images" / "ubuntu" / "templates" / "..")
+    assert outside.argument == "templates"
+    assert analyze(tpl).workdir == tpl  # no workdir: the template's own folder
+
+
+def test_builds_are_named_as_packer_names_them(tmp_path: Path) -> None:
     (tmp_path / "t.pkr.hcl").write_text(
-        'source "null" "a" {\n  communicator = "none"\n}\n'
-        'build {\n  sources = ["source.null.a"]\n'
-        '  provisioner "shell-local" {\n    script = "${path.root}/setup.sh"\n  }\n'
-        '  provisioner "shell-local" {\n    script = "${var.dir}/x.sh"\n  }\n}\n'
+        'source "file" "rootfs" {\n  source = "a.txt"\n  target = "b.img"\n}\n'
+        'source "null" "smoke" {\n  communicator = "none"\n}\n'
+        'data "amazon-ami" "x" {\n  region = "us-east-1"\n}\n'
+        'build {\n  sources = ["source.null.smoke", "source.file.rootfs"]\n}\n'
+        'build {\n  name = "ubuntu"\n  sources = ["source.null.smoke"]\n}\n'
+        'build {\n  name = "app"\n  source "source.file.rootfs" {\n    name = "app-rootfs"\n  }\n}\n'
     )
     info = analyze(tmp_path)
-    assert info.assets == ((tmp_path / "setup.sh").resolve(),)
-    assert info.unresolved_assets == ("${var.dir}/x.sh",)
+    names = {b.name: (b.source_type, b.source_key, b.source_name) for b in info.builds}
+    assert names == {
+        "null.smoke": ("null", "null.smoke", "null.smoke"),
+        "file.rootfs": ("file", "file.rootfs", "file.rootfs"),
+        "ubuntu.null.smoke": ("null", "null.smoke", "null.smoke"),
+        "app.file.app-rootfs": ("file", "file.rootfs", "file.app-rootfs"),
+    }
+    # Artifacts are parsed by the source type: a named build block never becomes the builder type.
+    assert info.builder_type("ubuntu.null.smoke") == "null"
+    assert info.builder_type("app.file.app-rootfs") == "file"
+    assert info.builder_type("nope") == ""
+    assert info.source_attrs("app.file.app-rootfs")["source"] == '"a.txt"'
+    assert info.data_sources == ("amazon-ami.x",)
+
+
+def test_legacy_json_builds_and_sensitive_variables(tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_text(
+        '{"variables": {"pw": "{{env `PW`}}", "x": "1"}, "sensitive-variables": ["pw"],'
+        ' "builders": [{"type": "qemu", "name": "vm-a"}, {"type": "null"}],'
+        ' "post-processors": ["checksum", [{"type": "manifest", "output": "m.json"}]]}'
+    )
+    info = analyze(tmp_path / "t.json")
+    assert info.kind == "json"
+    assert [(b.name, b.source_type) for b in info.builds] == [("vm-a", "qemu"), ("null", "null")]
+    assert info.sensitive_names() == {"pw"} and info.variables["pw"].env_default == "PW"
+    assert [b.type for b in info.builds[0].post_processors] == ["checksum", "manifest"]
+    assert info.manifest_outputs == ("m.json",)
 
 
 def test_analysis_cache_is_private_and_reused(tmp_path: Path) -> None:

@@ -180,7 +180,8 @@ def test_plan_argv_holds_no_value_and_names_the_generated_file_last(tmp_path: Pa
     root = _project(tmp_path, 'vars = { name = "toml-name" }\nvar_files = ["v.pkrvars.hcl"]\n')
     (root / "v.pkrvars.hcl").write_text('name = "from-file"\n')
     plan = _plan(root, "build", {"pw": "hunter-22", "tags": '["a"]'})
-    assert plan.argv[-2:] == ("-var-file=$TMPDIR/hybridcore.pkrvars.hcl", str(root / "tpl"))
+    # The template as typed in the workdir (the project root): Packer's path.root stays relative.
+    assert plan.argv[-2:] == ("-var-file=$TMPDIR/hybridcore.pkrvars.hcl", "tpl")
     assert plan.argv[-3] == f"-var-file={root / 'v.pkrvars.hcl'}"
     assert not any(v in " ".join(plan.argv) for v in ("hunter-22", "toml-name", '["a"]'))
     assert plan.var_file is not None

@@ -79,7 +79,8 @@ def with_errors(result: CommandResult) -> CommandResult:
 def drift_document(reports: Sequence[DriftReport], exit_code: int) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "exit_code": exit_code, "targets": [
         {"target": r.target, "env": r.env, "clean": r.clean, "untrusted": bool(r.diff.get("untrusted")),
-         "digest": r.digest, "trusted_digest": r.trusted_digest, "diff": r.diff} for r in reports]}
+         "digest": r.digest, "trusted_digest": r.trusted_digest, "diff": r.diff,
+         "warnings": list(r.warnings)} for r in reports]}
 
 
 def cache_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

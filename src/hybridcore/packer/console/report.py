@@ -130,6 +130,8 @@ def error(exc: HybridcoreError) -> None:
 
 
 def drift_reports(reports: Sequence[DriftReport]) -> None:
+    for warning in dict.fromkeys(w for r in reports for w in r.warnings):  # what drift cannot see
+        emit_wrapped(warning, lead="warning: ", style="yellow")
     for r in reports:
         if r.clean:
             say(f"{r.target} ({r.env}): no drift", style="green")

@@ -153,6 +153,7 @@ class DriftTarget(_Doc):
     digest: str
     trusted_digest: str | None
     diff: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list, description="inputs drift cannot see (computed paths)")
 
 
 class Drift(_Doc):
