@@ -90,7 +90,7 @@ def test_computed_paths_are_named_in_validate_build_and_drift(fake_packer: FakeP
     cli = subprocess.run([sys.executable, "-m", "hybridcore.packer.cli", "drift", "web", "--json"],
                          capture_output=True, text=True, cwd=project, check=False)
     assert cli.returncode == 0, cli.stderr
-    (doc,) = json.loads(cli.stdout)
+    (doc,) = json.loads(cli.stdout)["targets"]
     assert any("${build.ID}" in w for w in doc["warnings"])
     text = subprocess.run([sys.executable, "-m", "hybridcore.packer.cli", "drift", "web"],
                           capture_output=True, text=True, cwd=project, check=False)
