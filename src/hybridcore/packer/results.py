@@ -24,6 +24,7 @@ from hybridcore.packer import artifacts as artmod
 from hybridcore.packer.attempt import AttemptOutcome
 from hybridcore.packer.classify import Classification
 from hybridcore.packer.classify import interrupted as classify_interrupted
+from hybridcore.packer.console.packer_errors import error_lines
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.secrets import PACKER_IDENTIFIERS
 from hybridcore.packer.session import Session
@@ -158,6 +159,7 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
         run_dir=str(base_dir), artifacts=artifacts,
         started_at=attempts[0].process.started_at.isoformat(), finished_at=finished,
         retryable=last.retryable, classification=last.classification,
+        errors=error_lines(last.process.stdout, last.process.stderr),
         attempts=[rec.Attempt(attempt=a.attempt, exit_code=a.exit_code, packer_exit_code=a.packer_exit_code,
                               status=a.status, classification=a.classification, run_dir=str(a.run_dir),
                               started_at=a.process.started_at.isoformat(),
@@ -227,6 +229,7 @@ def command_result(s: Session, plans: Sequence[TargetPlan], finished: Sequence[F
         artifacts=[a for r in results for a in r.artifacts], started_at=s.started_at, finished_at=now_iso(),
         retryable=bool(failed) and all(r.retryable for r in failed),
         classification=decisive.classification, targets=results,
+        errors=[f"{r.target}: {e}" if len(results) > 1 else e for r in results for e in r.errors],
         warnings=[w for p in plans for w in p.warnings] + s.warnings, run_dir=str(s.run_root),
     )
     atomic_write_json(s.run_root / "result.json", result.to_dict())
