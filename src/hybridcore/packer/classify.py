@@ -81,6 +81,14 @@ def interrupted() -> Classification:
     )
 
 
+def cancelled() -> Classification:
+    """``--fail-fast`` stopped this target because another one failed: that failure is the cause."""
+    return Classification(
+        retryable=False, category="cancelled", rule="fail-fast",
+        hint="--fail-fast stopped this target after another target failed; fix that failure and re-run.",
+    )
+
+
 def timed_out(seconds: float) -> Classification:
     """hybridcore's own wall-clock limit killed Packer: transient until proven otherwise."""
     return Classification(

@@ -52,7 +52,7 @@ __all__ = [
 CATEGORIES: frozenset[str] = frozenset({
     "ok", "network", "throttling", "capacity", "cloud-transient", "consistency", "busy", "plugin-download",
     "validation", "template-syntax", "missing-plugin", "auth", "permission", "checksum", "not-found",
-    "provisioner", "interrupted", "timeout", "locked", "state-unavailable", "unknown",
+    "provisioner", "interrupted", "cancelled", "timeout", "locked", "state-unavailable", "unknown",
 })
 # Categories whose failures are transient by nature; "capacity" is both (a stock-out vs a quota).
 TRANSIENT_CATEGORIES: frozenset[str] = frozenset({

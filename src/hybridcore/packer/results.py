@@ -23,6 +23,7 @@ from hybridcore.logs import now_iso
 from hybridcore.packer import artifacts as artmod
 from hybridcore.packer.attempt import AttemptOutcome
 from hybridcore.packer.classify import Classification
+from hybridcore.packer.classify import cancelled as classify_cancelled
 from hybridcore.packer.classify import interrupted as classify_interrupted
 from hybridcore.packer.console.packer_errors import error_lines
 from hybridcore.packer.plan import TargetPlan
@@ -133,6 +134,8 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
     last = attempts[-1]
     if interrupted:
         last = replace(last, status=Status.INTERRUPTED, classification=classify_interrupted())
+    if last.status == Status.INTERRUPTED and s.fail_fast_tripped and not s.operator_stopped:
+        last = replace(last, status=Status.CANCELLED, classification=classify_cancelled())
     target = plan.target
     artifacts: list[rec.ArtifactRecord] = []
     if last.artifacts:
@@ -211,7 +214,7 @@ def command_result(s: Session, plans: Sequence[TargetPlan], finished: Sequence[F
 
     results = [f.result for f in finished]
     # Targets stopped by --fail-fast are collateral: the command's outcome is the failure that tripped it.
-    judged = [r for r in results if not (s.fail_fast_tripped and r.status == Status.INTERRUPTED)] or results
+    judged = [r for r in results if r.status != Status.CANCELLED] or results
     exit_code = worst(r.exit_code for r in judged)
     decisive = next(r for r in judged if r.exit_code == exit_code)
     failed = [r for r in results if r.status != Status.OK]

@@ -150,6 +150,7 @@ _POLL_S = 0.2   # how often the waiting thread looks at signals received
 
 
 def _announce(s: Session, sig: signal.Signals, plans: Sequence[TargetPlan], pending: set[Any]) -> None:
+    s.operator_stopped = True
     kill = s.cancel.kill.is_set()
     s.emit("*", "interrupt", logging.WARNING, signal=sig.name, grace_s=s.project.kill_grace, kill=kill,
            message="interrupt requested" if not kill else "second interrupt: killing Packer now")

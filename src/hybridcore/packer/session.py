@@ -71,6 +71,7 @@ class Session:
     cancel: Cancel = field(default_factory=Cancel)
     rules: Sequence[Rule] | None = None   # the project's classification rules; None: the built-in ones
     fail_fast_tripped: bool = False       # targets were interrupted by --fail-fast, not by the operator
+    operator_stopped: bool = False        # Ctrl-C/SIGTERM reached the command: nothing is "cancelled"
     warnings: list[str] = field(default_factory=list)   # found while running (plan warnings are apart)
 
     @property

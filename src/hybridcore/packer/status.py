@@ -17,7 +17,8 @@ class Status(StrEnum):
     RUNNING = "running"           # a run row whose target has not ended (never in a result)
     OK = "ok"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"   # Ctrl-C, SIGTERM, or another target's failure under --fail-fast
+    INTERRUPTED = "interrupted"   # Ctrl-C or SIGTERM
+    CANCELLED = "cancelled"       # stopped by --fail-fast because another target failed
     TIMEOUT = "timeout"           # hybridcore's own wall-clock limit stopped Packer
     UNFORMATTED = "unformatted"   # fmt --check found files to rewrite
     REFUSED = "refused"           # build refused before Packer ran (drift)
@@ -32,6 +33,7 @@ _PRECEDENCE = (ExitCode.INTERRUPTED, ExitCode.FAILED, ExitCode.USAGE, ExitCode.R
 def exit_code_for(status: Status, retryable: bool) -> ExitCode:
     """The exit code of one target (or attempt) that ended with ``status``."""
     fixed = {Status.OK: ExitCode.OK, Status.INTERRUPTED: ExitCode.INTERRUPTED,
+             Status.CANCELLED: ExitCode.INTERRUPTED,
              Status.UNFORMATTED: ExitCode.UNFORMATTED, Status.REFUSED: ExitCode.DRIFT}
     if status in fixed:
         return fixed[status]

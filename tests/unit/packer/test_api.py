@@ -391,8 +391,10 @@ def test_fail_fast_exits_with_the_code_of_the_failure_that_tripped_it(fake_packe
     result = build(["web", "other"], parallel=1, fail_fast=True)
     first, second = result.targets
     assert (first.status, first.exit_code) == ("failed", 75)
-    assert (second.status, second.exit_code) == ("interrupted", 130)
-    # The collateral interruption does not decide the command: the tripping failure does.
+    # DESIGN: a target --fail-fast stopped ends "cancelled", its hint names --fail-fast, not Ctrl-C.
+    assert (second.status, second.exit_code) == ("cancelled", 130)
+    assert second.classification.category == "cancelled" and "--fail-fast" in second.classification.hint
+    # The collateral stop does not decide the command: the tripping failure does.
     assert result.exit_code == 75 and result.status == "failed"
 
 
