@@ -9,6 +9,7 @@ Everything here takes plain values and returns them; ``results`` writes them.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,14 @@ def distinct(raw: Iterable[RawArtifact]) -> list[RawArtifact]:
             seen.add(key)
             out.append(art)
     return out
+
+
+def _absolute(name: str, cwd: Path) -> str:
+    """A file Packer named relative to where it ran, made absolute without rewriting the name itself
+    (pathlib would fold ``http://x`` inside a file name into ``http:/x``)."""
+    if os.path.isabs(name):
+        return name
+    return os.path.join(str(cwd), name[2:] if name.startswith("./") else name)
 
 
 def file_entries(files: Sequence[str], workdir: Path) -> list[dict[str, Any]]:
@@ -119,14 +128,14 @@ def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: Templ
         source["__vars__"] = variables
         facts = describe(raw, builder_type, source)
         # Local builders name files relative to where Packer ran; records must be usable from anywhere.
-        image_ids = [str(cwd / i) if i in raw.files and not Path(i).is_absolute() else i for i in facts.image_ids]
+        image_ids = [_absolute(i, cwd) if i in raw.files else i for i in facts.image_ids]
         values = {
             "build_id": new_ulid(), "target": target.name, "build_name": raw.build_name,
             "builder_id": raw.builder_id,
             "builder_type": builder_type or builder_type_for(raw.builder_id) or "unknown",
             "platform": target.platform or facts.platform, "region": target.region or facts.region,
             "image_ids": image_ids, "artifact_id": raw.id,
-            "files": [{"name": str(cwd / f["name"]), "size": f["size"]} for f in file_entries(raw.files, cwd)],
+            "files": [{"name": _absolute(f["name"], cwd), "size": f["size"]} for f in file_entries(raw.files, cwd)],
             "packer_run_uuid": run_uuid, "provenance": provenance, "extra": dict(facts.extra),
         }
         out.append(ArtifactRecord.model_validate(redactor.redact_record(values, keep=PACKER_IDENTIFIERS)))
