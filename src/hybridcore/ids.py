@@ -13,6 +13,8 @@ import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A ULID as a regex fragment: 26 Crockford base32 characters, the first at most 7 (48-bit time).
+ULID_PATTERN = "[0-7][0-9A-HJKMNP-TV-Z]{25}"
 _lock = threading.Lock()
 _last = (0, 0)
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hybridcore.errors import ConfigError
-from hybridcore.ids import ulid_time_ms
+from hybridcore.ids import ULID_PATTERN, ulid_time_ms
 
-_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
-_LOG = re.compile(r"^([0-7][0-9A-HJKMNP-TV-Z]{25})\.jsonl$")
+_ULID = re.compile(f"^{ULID_PATTERN}$")
+_LOG = re.compile(f"^({ULID_PATTERN})\\.jsonl$")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hybridcore.ids import ULID_PATTERN
 from hybridcore.packer.upgrade.outcomes import Label, Step, StepOutcome, TargetRun
 
 # Keys whose values differ on every run (or by construction between two Packer versions) and so say
@@ -22,7 +23,7 @@ VOLATILE_KEYS = frozenset({
 ROOT_TOKEN = "<root>"  # noqa: S105 - a placeholder, not a password
 _UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # ULIDs (command and build ids) show up inside run-folder paths.
-_ULID_RE = re.compile(r"(?<![0-9A-Za-z])[0-7][0-9A-HJKMNP-TV-Z]{25}(?![0-9A-Za-z])")
+_ULID_RE = re.compile(f"(?<![0-9A-Za-z]){ULID_PATTERN}(?![0-9A-Za-z])")
 
 
 @dataclass(frozen=True, slots=True)
