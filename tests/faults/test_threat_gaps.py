@@ -1,4 +1,4 @@
-"""Rows of threat-model.md that had a unit test only, now also held against the real Packer 1.6.6
+"""Rows of threat-model.md that had only a unit test, or none, now held against the real Packer 1.6.6
 (DESIGN.md, "Secrets", "Where Packer runs, and what it reads", "Interrupts, crashes and multi-runner
 state").
 
@@ -13,7 +13,8 @@ state").
   by its variable, never shown;
 - values caught by a name heuristic (8+ characters) and passwords inside URLs in the environment are
   redacted when a provisioner prints them;
-- a state whose file system is already full starts no Packer.
+- a state whose file system is already full starts no Packer;
+- a text template over the size bound is refused before any parser or Packer reads it.
 """
 
 from __future__ import annotations
@@ -242,3 +243,18 @@ def test_full_state_file_system_starts_no_packer(tmp_path: Path) -> None:
     assert "space" in r.output.lower(), r.output[-3000:]
     assert not marker.exists(), "Packer ran although the state had no room"
     assert [row["kind"] for row in rows] == ["validate"], rows
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+
+def test_oversized_text_template_refused_before_packer(project: Project) -> None:
+    """A text template over the 8 MiB bound (a generated file, a wrong path) is refused fast, unread."""
+    marker = project.outside / "packer-ran"
+    project.toml(SIMPLE)
+    body = null_template([f"touch {marker}"])
+    project.write("t.pkr.hcl", body + ("# " + "x" * 1021 + "\n") * (9 * 1024))
+    r = project.run("validate", "a", timeout=30)
+    assert r.returncode == 2 and not has_traceback(r.output), r.output[-3000:]
+    assert "MiB" in r.output and "t.pkr.hcl" in r.output, r.output[-3000:]
+    assert r.elapsed < 30 and not marker.exists()
