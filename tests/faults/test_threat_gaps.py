@@ -61,7 +61,8 @@ def _wait_for_text(running: Running, text: str, deadline_s: float) -> None:
 
 
 def _private_folders(project: Project, wrapper: int) -> set[Path]:
-    """The folder of the last -var-file Packer was given (the generated one) and Packer's TMPDIR."""
+    """The folder of the last -var-file Packer was given (the generated one) and Packer's TMPDIR, found as
+    test_interrupts.py finds them."""
     found: set[Path] = set()
     for pid in descendants(wrapper):
         argv = cmdline(pid).decode(errors="replace").split(" ")
