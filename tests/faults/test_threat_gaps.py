@@ -259,3 +259,17 @@ def test_oversized_text_template_refused_before_packer(project: Project) -> None
     assert r.returncode == 2 and not has_traceback(r.output), r.output[-3000:]
     assert "MiB" in r.output and "t.pkr.hcl" in r.output, r.output[-3000:]
     assert r.elapsed < 30 and not marker.exists()
+
+
+def test_literal_default_of_a_sensitive_variable_is_redacted(project: Project) -> None:
+    secret = "LiteralDefaultSecret42"
+    project.toml(SIMPLE)
+    project.write("t.pkr.hcl", null_template(["echo raw=${var.pw}"], variables=(
+        f'variable "pw" {{\n  type      = string\n  sensitive = true\n  default   = "{secret}"\n}}\n')))
+    assert project.run("validate", "a").returncode == 0
+    r = project.run("build", "a", "--json")
+    assert r.returncode == 0 and "raw=" in r.stdout, r.output[-3000:]
+    channels: dict[str, bytes | str] = {"stdout": r.stdout, "state": state_dump(project.state_db)}
+    channels.update(tree_files(project.root / ".hybridcore"))
+    assert [k for k, v in channels.items() if secret.encode() in (v.encode() if isinstance(v, str) else v)] == []
+    assert leaks(secret, channels) == []

@@ -34,7 +34,7 @@ from hybridcore.packer.secrets import (
     secret_texts,
     valid_var_name,
 )
-from hybridcore.packer.templates import TemplateInfo
+from hybridcore.packer.templates import TemplateInfo, sensitive_literal_defaults
 from hybridcore.packer.varfile import GeneratedVarFile, render_var_file
 
 __all__ = ["INJECTED", "RESERVED", "PlannedVars", "auto_var_files", "parse_var_file", "plan_vars"]
@@ -98,6 +98,9 @@ def plan_vars(
     files = [*auto_var_files(info), *var_files]
     texts |= _var_file_secrets(files, declared, parsed, info.kind)
     texts |= _env_secrets(info, declared, parsed, base_env)
+    # A literal default of a sensitive variable is still a secret (committed, but printed all the same).
+    for default in sensitive_literal_defaults(info).values():
+        texts |= {t for t in secret_texts(default) if len(t) >= MIN_SECRET_LEN}
     redactor = env_redactor(base_env, texts)
     warnings = _warnings(target, info, parsed, values, declared)
     return PlannedVars(

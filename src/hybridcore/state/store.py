@@ -36,8 +36,8 @@ from hybridcore.state.common import (
 )
 from hybridcore.state.errors import LockTimeout
 from hybridcore.state.fast import FastBackend
-from hybridcore.state.locks import AdvisoryLocker, BuildLock, FileLocker, Held, holder_is_stale, pg_holder_pid
 from hybridcore.state.liveness import why_abandoned
+from hybridcore.state.locks import AdvisoryLocker, BuildLock, FileLocker, Held, holder_is_stale, pg_holder_pid
 
 if TYPE_CHECKING:
     from hybridcore.state.engine import SqlAlchemyBackend
