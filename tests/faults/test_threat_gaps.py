@@ -45,6 +45,7 @@ from tests.faults.support import (
 )
 
 SIMPLE = '[targets.a]\ntemplate = "t.pkr.hcl"\n'
+OLD = 946684800  # 2000-01-01
 
 
 def _wait_for_text(running: Running, text: str, deadline_s: float) -> None:
@@ -273,3 +274,29 @@ def test_literal_default_of_a_sensitive_variable_is_redacted(project: Project) -
     channels.update(tree_files(project.root / ".hybridcore"))
     assert [k for k, v in channels.items() if secret.encode() in (v.encode() if isinstance(v, str) else v)] == []
     assert leaks(secret, channels) == []
+
+
+def test_cache_prune_removes_only_what_hybridcore_recorded(project: Project) -> None:
+    cache = project.outside / "cache"
+    cache.mkdir()
+    users = cache / "users-own.iso"
+    users.write_bytes(b"not hybridcore's")
+    os.utime(users, (OLD, OLD))
+    r = project.run("cache", "prune", "--older-than", "0", "--cache-dir", str(cache), "--json")
+    assert r.returncode == 0, r.output
+    assert users.exists(), f"cache prune removed a file hybridcore never created: {r.stdout}"
+
+
+def test_cache_prune_never_follows_a_quarantine_link(project: Project) -> None:
+    cache = project.outside / "cache"
+    cache.mkdir()
+    victim_dir = project.outside / "victim"
+    victim_dir.mkdir()
+    victim = victim_dir / "old.bin"
+    victim.write_bytes(b"precious")
+    os.utime(victim, (OLD, OLD))
+    (cache / ".quarantine").symlink_to(victim_dir)
+    r = project.run("cache", "prune", "--older-than", "0", "--cache-dir", str(cache))
+    assert not has_traceback(r.output), r.output
+    assert victim.exists(), "cache prune deleted a file through a .quarantine symlink"
+    assert r.returncode == 2 and ".quarantine is a symlink" in r.output, r.output
