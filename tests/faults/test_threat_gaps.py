@@ -300,3 +300,29 @@ def test_cache_prune_never_follows_a_quarantine_link(project: Project) -> None:
     assert not has_traceback(r.output), r.output
     assert victim.exists(), "cache prune deleted a file through a .quarantine symlink"
     assert r.returncode == 2 and ".quarantine is a symlink" in r.output, r.output
+
+
+def test_fifo_var_file_refused_without_hanging(project: Project) -> None:
+    project.toml(SIMPLE)
+    project.write("t.pkr.hcl", null_template(["echo hi"], variables=(
+        'variable "pw" {\n  type = string\n  sensitive = true\n  default = "x"\n}\n')))
+    os.mkfifo(project.root / "v.pkrvars.hcl")
+    r = project.run("validate", "a", "--var-file", "v.pkrvars.hcl", timeout=10)
+    assert r.returncode == 2 and not has_traceback(r.output), r.output
+
+
+@pytest.mark.parametrize("kind", ["folder", "device", "binary"])
+def test_var_file_that_is_not_text_refused_before_packer(project: Project, kind: str) -> None:
+    project.toml(SIMPLE)
+    project.write("t.pkr.hcl", null_template(["echo hi"]))
+    if kind == "folder":
+        (project.root / "v.pkrvars.hcl").mkdir()
+        arg = "v.pkrvars.hcl"
+    elif kind == "device":
+        arg = "/dev/zero"
+    else:
+        (project.root / "v.pkrvars.hcl").write_bytes(b"pw = \"x\"\n\x00\x01")
+        arg = "v.pkrvars.hcl"
+    r = project.run("validate", "a", "--var-file", arg, timeout=20)
+    assert r.returncode == 2 and not has_traceback(r.output), r.output
+    assert "var file" in r.output and not (project.root / ".hybridcore" / "runs").exists(), r.output

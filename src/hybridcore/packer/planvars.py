@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 from hybridcore.errors import ConfigError, MalformedVar
 from hybridcore.packer.config import Target
+from hybridcore.packer.preflight import check_var_file
 from hybridcore.packer.secrets import (
     MIN_SECRET_LEN,
     Redactor,
@@ -228,6 +230,9 @@ def _var_file_secrets(files: Sequence[Path], declared: set[str], parsed: bool, k
     texts: set[str] = set()
     watched = declared | {RESERVED}
     for path in files:
+        if not os.path.lexists(path):
+            continue  # the fingerprint reports a missing input
+        check_var_file(path)  # a FIFO, device, folder or huge file: refused before anything reads it
         try:
             blob = path.read_bytes()
         except OSError:
