@@ -326,3 +326,15 @@ def test_var_file_that_is_not_text_refused_before_packer(project: Project, kind:
     r = project.run("validate", "a", "--var-file", arg, timeout=20)
     assert r.returncode == 2 and not has_traceback(r.output), r.output
     assert "var file" in r.output and not (project.root / ".hybridcore" / "runs").exists(), r.output
+
+
+def test_event_log_is_bounded_like_the_run_logs(project: Project) -> None:
+    project.toml("[build]\nlog_max_mb = 1\n\n" + SIMPLE)
+    project.write("t.pkr.hcl", null_template(["seq 1 20000"]))  # ~3 MB of events uncapped
+    assert project.run("validate", "a").returncode == 0
+    r = project.run("build", "a")
+    assert r.returncode == 0, r.output[-3000:]
+    sizes = {p.name: p.stat().st_size for p in (project.root / ".hybridcore" / "logs").glob("*.jsonl")}
+    assert max(sizes.values()) <= 2 << 20, f"JSONL event log over 2 MiB with log_max_mb = 1: {sizes}"
+    log = max((project.root / ".hybridcore" / "logs").glob("*.jsonl")).read_text()  # the build's (ULIDs sort)
+    assert '"log_truncated"' in log and '"event": "finish"' in log
