@@ -19,6 +19,7 @@ state").
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -338,3 +339,15 @@ def test_event_log_is_bounded_like_the_run_logs(project: Project) -> None:
     assert max(sizes.values()) <= 2 << 20, f"JSONL event log over 2 MiB with log_max_mb = 1: {sizes}"
     log = max((project.root / ".hybridcore" / "logs").glob("*.jsonl")).read_text()  # the build's (ULIDs sort)
     assert '"log_truncated"' in log and '"event": "finish"' in log
+
+
+def test_backslashes_in_an_artifact_path_are_kept(project: Project) -> None:
+    project.toml(SIMPLE)
+    (project.root / "out").mkdir()
+    project.write("t.pkr.hcl", 'source "file" "img" {\n  content = "x"\n  target  = "out/a\\\\new\\\\report.img"\n}\n'
+                               'build {\n  sources = ["source.file.img"]\n}\n')
+    assert project.run("validate", "a").returncode == 0
+    r = project.run("build", "a", "--json")
+    assert r.returncode == 0, r.output[-3000:]
+    (record,) = [json.loads(p.read_text()) for p in Path(project.root / "artifacts").glob("*.json")]
+    assert record["image_ids"] == [str(project.root / "out" / "a\\new\\report.img")], record["image_ids"]

@@ -37,6 +37,15 @@ def parse_line(line: str) -> MachineLine | None:
     if len(parts) < 3 or not _is_int(parts[0]):
         return None
     # Most lines have nothing escaped: skip unescaping each field (this runs on every streamed line).
+    if parts[2] == "artifact":
+        # Packer does not escape backslashes, so "\n" is a newline or a backslash before an n. In
+        # an artifact's id and file paths a backslash is far likelier (out\new\report.img) than a
+        # line break: kept as printed (only commas unescaped); ArtifactCollector unescapes the
+        # human "string" field, which is multi-line text (Azure's).
+        if "%!(" in line:
+            return MachineLine(int(parts[0]), parts[1], parts[2], tuple(p.replace(PACKER_COMMA, ",")
+                                                                          for p in parts[3:]))
+        return MachineLine(int(parts[0]), parts[1], parts[2], tuple(parts[3:]))
     if "%!(" in line or "\\" in line:
         return MachineLine(int(parts[0]), parts[1], parts[2], tuple(unescape(p) for p in parts[3:]))
     return MachineLine(int(parts[0]), parts[1], parts[2], tuple(parts[3:]))
@@ -89,7 +98,7 @@ class ArtifactCollector:
         elif kind == "id" and rest:
             part.id = ",".join(rest)
         elif kind == "string" and rest:
-            part.string = ",".join(rest)
+            part.string = ",".join(rest).replace("\\n", "\n").replace("\\r", "\r")
         elif kind == "file" and len(rest) >= 2 and _is_int(rest[0]):
             part.files[int(rest[0])] = ",".join(rest[1:])
         elif kind == "end":

@@ -98,12 +98,14 @@ def test_parse_line_non_ascii_digit_timestamp() -> None:
     assert parse_line("\u00b2,t,ui,say,x") is None
 
 
-def test_backslash_n_in_a_windows_path_is_ambiguous() -> None:
-    # Packer does not escape backslashes, so a literal "\n" in data cannot be told from a newline.
-    # Documenting the known loss: C:\new becomes "C:" + newline + "ew".
-    ml = parse_line("1,t,artifact,0,file,0,C:\\new\\disk.vhd")
+def test_backslashes_in_artifact_fields_are_kept_as_printed() -> None:
+    # Packer does not escape backslashes, so "\\n" in data is ambiguous. In artifact fields a path is
+    # far likelier than a line break: C:\\new stays C:\\new; in ui text it is still a newline.
+    ml = parse_line("1,t,artifact,0,file,0,C:\\new\\disk%!(PACKER_COMMA)1.vhd")
     assert ml is not None
-    assert ml.data[-1] == "C:\new\\disk.vhd"
+    assert ml.data[-1] == "C:\\new\\disk,1.vhd"
+    ui = parse_line("1,t,ui,say,two\\nlines")
+    assert ui is not None and ui.data[-1] == "two\nlines"
 
 
 # --- artifacts --------------------------------------------------------------------------------------
