@@ -67,7 +67,10 @@ class TargetPlan:
         return t if t.is_dir() else t.parent
 
     def fingerprint_vars(self) -> dict[str, str]:
-        return {k: v for k, v in self.split.plain.items() if k not in INJECTED}
+        """Every given value, secret ones included: ``fingerprint.compute`` keeps only a digest of
+        each (DESIGN: "var values (secret ones by digest only)"), so a rotated secret is drift."""
+        given = {**self.split.plain, **self.split.secret}
+        return {k: v for k, v in given.items() if k not in INJECTED}
 
 
 def env_name() -> str:

@@ -73,10 +73,14 @@ def test_touch_without_change_is_not_drift(fake_packer: FakePacker, project: Pat
     assert build("web").exit_code == 0
 
 
-def test_secret_values_are_not_fingerprinted(fake_packer: FakePacker, project: Path) -> None:
+def test_secret_values_are_fingerprinted_by_digest_only(fake_packer: FakePacker, project: Path) -> None:
     assert validate("web", {"api_key": Secret("first-secret")}).exit_code == 0
-    # A rotated secret is not drift (it is never stored, not even hashed).
-    assert build("web", {"api_key": Secret("rotated-secret")}).exit_code == 0
+    assert build("web", {"api_key": Secret("first-secret")}).exit_code == 0
+    # A rotated secret is drift (DESIGN: "secret ones by digest only"), named, never shown.
+    with pytest.raises(DriftDetected) as info:
+        build("web", {"api_key": Secret("rotated-secret")})
+    assert info.value.diff["web"]["vars_changed"] == ["api_key"]
+    assert "rotated-secret" not in str(info.value) and "first-secret" not in str(info.value)
     state = (project / ".hybridcore" / "state.db").read_bytes()
     assert b"first-secret" not in state and b"rotated-secret" not in state
 
