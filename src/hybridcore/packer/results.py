@@ -12,6 +12,7 @@ Packer runs, so they cost nothing on the way to Packer's start.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -89,6 +90,21 @@ def finish_locked(s: Session, plan: TargetPlan, exc: LockTimeout, base_dir: Path
     s.store.record_run(_row(s, plan, attempt=0, run_dir=base_dir, status=Status.FAILED,
                             exit_code=LockTimeout.exit_code, classification=classification, finished_at=now))
     return Finished(result, None)
+
+
+def record_crashed(s: Session, plan: TargetPlan, base_dir: Path, exc: BaseException) -> None:
+    """A target whose run broke inside the wrapper (not Packer's failure): its row ends now, not at
+    the next command's sweep. Best effort: the state may be what broke."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    classification = Classification(
+        retryable=False, category="interrupted" if interrupted else "wrapper-error", rule="wrapper",
+        hint=None if interrupted else f"the wrapper failed ({type(exc).__name__}); see the command's "
+                                      f"error, and the event log for what ran")
+    status = Status.INTERRUPTED if interrupted else Status.FAILED
+    with contextlib.suppress(Exception):
+        s.store.record_run(_row(s, plan, attempt=0, run_dir=base_dir, status=status,
+                                exit_code=exit_code_for(status, False), classification=classification,
+                                finished_at=now_iso()))
 
 
 def record_refused(s: Session, plans: Sequence[TargetPlan], classification: Classification) -> None:

@@ -184,6 +184,15 @@ def _signals_to(cancel: Cancel) -> Iterator[list[signal.Signals]]:
 
 def _run_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None) -> results.Finished:
     base_dir = private_dir(s.run_root / plan.target.slug)
+    try:
+        return _locked_attempts(s, plan, fingerprint, base_dir)
+    except BaseException as exc:
+        results.record_crashed(s, plan, base_dir, exc)  # the row must not stay `running`
+        raise
+
+
+def _locked_attempts(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
+                     base_dir: Path) -> results.Finished:
     if s.kind != "build":
         return _attempts(s, plan, fingerprint, base_dir)
     try:

@@ -507,3 +507,24 @@ def test_validate_timeout_stops_packer(fake_packer: FakePacker, project: Path) -
     result = validate("web", timeout=0.5)
     assert (result.targets[0].status, result.exit_code) == ("timeout", 75)
     assert result.targets[0].signals[0] == "SIGINT"
+
+
+def test_a_wrapper_error_mid_run_ends_the_row_at_once(fake_packer: FakePacker, project: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridcore.packer import results
+    from hybridcore.state import StateStore
+
+    assert validate("web").exit_code == 0
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("records broke")
+
+    monkeypatch.setattr(results, "finish_target", broken)
+    with pytest.raises(RuntimeError, match="records broke"):
+        build("web")
+    store = StateStore.for_root(project)
+    try:
+        (row,) = [r for r in store.list_runs(kind="build")]
+    finally:
+        store.close()
+    assert row["status"] == "failed" and row["category"] == "wrapper-error" and row["finished_at"]
