@@ -98,8 +98,9 @@ def record_crashed(s: Session, plan: TargetPlan, base_dir: Path, exc: BaseExcept
     interrupted = isinstance(exc, KeyboardInterrupt)
     classification = Classification(
         retryable=False, category="interrupted" if interrupted else "wrapper-error", rule="wrapper",
-        hint=None if interrupted else f"the wrapper failed ({type(exc).__name__}); see the command's "
-                                      f"error, and the event log for what ran")
+        hint="the command was interrupted" if interrupted else (
+            f"the wrapper failed ({type(exc).__name__}); see the command's error, and the event log "
+            f"for what ran"))
     status = Status.INTERRUPTED if interrupted else Status.FAILED
     with contextlib.suppress(Exception):
         s.store.record_run(_row(s, plan, attempt=0, run_dir=base_dir, status=status,
