@@ -13,9 +13,11 @@ waiting through its ``lock_wait`` event in its event log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,6 +179,30 @@ def wait_for_event(project: Project, event: str, timeout: float = 60.0) -> dict[
     raise AssertionError(f"no {event!r} event in {logs} within {timeout} s")
 
 
+def at_gate_or_ended(gate: Gate, running: Running, timeout: float = 90.0) -> int | None:
+    """The pid of the shell that reaches ``gate`` next, or None when ``running`` ends first.
+
+    (Gate.wait is for a first arrival: once an earlier shell closed the FIFO, poll() reports a hang-up
+    at once. Here a reader of our own, and the process's own wait as the poll interval.)"""
+    fd = os.open(gate.reached, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        data, end = b"", time.monotonic() + timeout
+        while not data.endswith(b"\n"):
+            with contextlib.suppress(BlockingIOError):
+                data += os.read(fd, 64)
+            if data:
+                continue
+            if running.proc.poll() is not None:
+                return None
+            if time.monotonic() >= end:
+                raise AssertionError(f"neither at the gate nor ended within {timeout} s")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                running.proc.wait(timeout=0.05)
+        return int(data.strip())
+    finally:
+        os.close(fd)
+
+
 def _gate_project(fleet: Fleet) -> Gate:
     gate = fleet.gate("hold")
     fleet.files["templates/hold/hold.pkr.hcl"] = null_template(gate.inline(), source="hold")
@@ -193,7 +219,9 @@ def test_second_runner_gives_up_with_locked_naming_the_holder(fleet: Fleet) -> N
     ok(a.run("validate", "hold", "--json"))
     first = a.start("build", "hold", "--json")
     gate.wait(first.proc)            # a holds the lock and sits inside Packer
-    second = b.run("build", "hold", "--lock-timeout", "1", "--json")
+    waiter = b.start("build", "hold", "--lock-timeout", "1", "--json")
+    assert at_gate_or_ended(gate, waiter) is None, "b entered Packer while a held the build lock"
+    second = _finish(b, waiter)
     gate.open()
     built = ok(first.finish(120))
 
@@ -224,7 +252,7 @@ def test_second_runner_waits_for_the_lock_then_builds(fleet: Fleet) -> None:
     gate.open()
     built_first = ok(first.finish(120))
     assert waiting["holder"]["command_id"] == built_first["command_id"]
-    gate.wait(second.proc)           # b reaches Packer only now, after a ended
+    assert at_gate_or_ended(gate, second) is not None  # b reaches Packer only now, after a ended
     gate.open()
     built_second = ok(second.finish(120))
     assert built_second["targets"][0]["status"] == "ok"
