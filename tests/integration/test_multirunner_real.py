@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -25,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.faults.support import Gate, Project, Result, Running, null_template, tree_files
+from tests.faults.support import (
+    Gate,
+    Project,
+    Result,
+    Running,
+    null_template,
+    pgid_of,
+    tree_files,
+    wait_gone,
+)
 from tests.support.postgres import pg_dump, pg_server, pg_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
@@ -259,6 +269,28 @@ def test_second_runner_waits_for_the_lock_then_builds(fleet: Fleet) -> None:
     # b's Packer started after a's build had finished: its provisioner ran after a's result was recorded.
     assert built_second["targets"][0]["started_at"] >= built_first["started_at"]
     assert len(ok(a.run("artifacts", "--json", "--target", "hold"))) == 2
+
+
+def test_a_killed_holder_frees_the_lock_and_its_run_is_marked_abandoned(fleet: Fleet) -> None:
+    gate = _gate_project(fleet)
+    a, b = fleet.runner("a"), fleet.runner("b")
+    ok(a.run("validate", "hold", "--json"))
+    first = a.start("build", "hold", "--json")
+    shell = gate.wait(first.proc)
+    packer_group = pgid_of(shell)
+    assert packer_group is not None
+    os.kill(first.pid, signal.SIGKILL)   # the runner dies holding the lock, mid-build
+    first.proc.wait(timeout=30)
+    assert wait_gone(packer_group, [shell], 15.0) == []  # its Packer went with it (the watchdog)
+
+    second = b.start("build", "hold", "--lock-timeout", "60", "--json")
+    assert at_gate_or_ended(gate, second) is not None  # the lock was free: b got into Packer
+    gate.open()
+    built = ok(_finish(b, second))
+    rows = {r["command_id"]: r for r in runs(b, target="hold") if r["kind"] == "build"}
+    assert rows.pop(built["command_id"])["status"] == "ok"
+    (dead,) = rows.values()
+    assert dead["status"] == "abandoned"  # b's sweep judged a's run dead (same host: its pid is gone)
 
 
 # ------------------------------------------------------------------------------- b. many targets
