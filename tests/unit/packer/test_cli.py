@@ -23,6 +23,9 @@ def test_version() -> None:
     (["validate", "templates/none.pkr.hcl"], "template not found"),
     (["build", "web", "--var-file", "missing.pkrvars.hcl"], "var file not found"),
     (["build", "web", "--secret", "password=HC_UNSET_ENV_VAR"], "HC_UNSET_ENV_VAR is not set"),
+    # The option the user typed is named, and its text (maybe a value typed by mistake) is not echoed.
+    (["build", "web", "--secret", "hunter2hunter2"], "malformed --secret: expected NAME=ENV_VAR"),
+    (["build", "web", "--secret", "password="], "malformed --secret password=: expected NAME=ENV_VAR"),
 ])
 def test_bad_input_exit_2_without_traceback(fake_packer: FakePacker, project: Path, args: list[str],
                                             needle: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,6 +33,8 @@ def test_bad_input_exit_2_without_traceback(fake_packer: FakePacker, project: Pa
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "hint:" in out.stderr
     assert out.stdout == ""
+    if "--secret" in args:
+        assert "hunter2" not in out.stderr and "--var " not in out.stderr
     assert fake_packer.calls("validate") == [] and fake_packer.calls("build") == []
 
 
