@@ -207,6 +207,33 @@ def test_explain_a_failed_run(fake_packer: FakePacker, project: Path, capsys: py
     assert text.returncode == 0 and "retry:" in text.stdout and "throttling" in text.stdout
 
 
+def test_explain_a_successful_run_says_so(fake_packer: FakePacker, project: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    run(capsys, "validate", "web", "other")
+    built = json.loads(run(capsys, "build", "web", "other", "--json").stdout)
+    both = run(capsys, "explain", built["command_id"])
+    assert both.returncode == 2 and "names 2 targets, all of which succeeded" in both.stderr
+    assert "did not succeed" not in both.stderr and f"{built['command_id']}/web" in both.stderr
+    one = run(capsys, "explain", f"{built['command_id']}/web")
+    assert one.returncode == 0 and "category: ok, rule exit-0" in one.stdout
+    assert "hard stop" not in one.stdout and "hint:" not in one.stdout
+
+
+def test_a_failed_targets_hint_names_its_run_id(fake_packer: FakePacker, project: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={
+        "stdout": "1700000000,,ui,error,Build 'file.example' errored after 1 second: Script exited with "
+                  "non-zero exit status: 3.Allowed exit codes are: [0]\n", "exit": 1})
+    run(capsys, "validate", "web")
+    built = run(capsys, "build", "web")
+    assert built.returncode == 1 and "provisioner" in built.stderr
+    run_id = next(line.split()[-1] for line in built.stderr.splitlines() if line.startswith("  logs: "))
+    assert "RUN_ID" not in built.stderr and f"runs logs {run_id}`" in " ".join(built.stderr.split())
+    why = run(capsys, "explain", run_id)
+    assert "RUN_ID" not in why.stdout and run_id in why.stdout
+
+
 def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})

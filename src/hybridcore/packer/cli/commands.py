@@ -259,10 +259,12 @@ def explain_cmd(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="
     rows = cli.with_store(ctx, json_mode, lambda store: resolve_rows(store, run_id))
     if rows is None:
         cli.usage(f"no run {run_id!r}", "list runs with 'hybridcore-packer runs'", json_mode)
-    failed = [r for r in rows if r.get("status") not in ("ok", "running")] or rows
-    if len(failed) > 1:
-        cli.usage(f"{run_id!r} names {len(failed)} targets that did not succeed",
-                  "name one: " + ", ".join(str(r["id"]) for r in failed), json_mode)
+    failed = [r for r in rows if r.get("status") not in ("ok", "running")]
+    if len(failed or rows) > 1:
+        what = "targets that did not succeed" if failed else "targets, all of which succeeded"
+        cli.usage(f"{run_id!r} names {len(failed or rows)} {what}",
+                  "name one: " + ", ".join(str(r["id"]) for r in failed or rows), json_mode)
+    failed = failed or rows
     row = failed[0]
     with guarded(ctx, json_mode):
         doc = _explain(project, row, target_result(row))

@@ -113,10 +113,15 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
         emit("  stopped with: " + " → ".join(t.signals)
              + (" (Packer could not clean up: check for leftover VMs)" if "SIGKILL" in t.signals else ""),
              style="yellow" if "SIGKILL" in t.signals else None, stderr=True)
-    emit_wrapped(c.hint, lead="  hint: ")
     run_id = f"{result.command_id}/{Path(t.run_dir).name}"
+    emit_wrapped(with_run_id(c.hint, run_id), lead="  hint: ")
     emit(f"  logs: hybridcore-packer runs logs {run_id}", stderr=True)
     emit(f"  why:  hybridcore-packer explain {run_id}", stderr=True)
+
+
+def with_run_id(hint: str, run_id: str) -> str:
+    """A rule's hint names ``RUN_ID`` where a command needs one: a person gets the one to copy."""
+    return hint.replace("RUN_ID", run_id)
 
 
 def error(exc: HybridcoreError) -> None:
@@ -156,8 +161,8 @@ def plan_states(doc: Mapping[str, Any]) -> None:
 
 def explanation(doc: Mapping[str, Any]) -> None:
     say(f"run {doc['run_id']}: {doc['status']} (exit {doc['exit_code']})")
-    say(f"category: {doc['category']} ({'retryable' if doc['retryable'] else 'hard stop'}), "
-        f"rule {doc['rule']}")
+    kind = "" if doc["status"] == "ok" else f" ({'retryable' if doc['retryable'] else 'hard stop'})"
+    say(f"category: {doc['category']}{kind}, rule {doc['rule']}")
     if doc.get("source"):
         say(f"rule source: {doc['source']}")
     for err in doc.get("errors") or []:
@@ -167,7 +172,8 @@ def explanation(doc: Mapping[str, Any]) -> None:
         say(f"evidence: {line}")
     for line in doc.get("outweighed") or []:
         say(f"outweighed: {line}", style="dim")
-    emit_wrapped(doc["hint"], lead="hint: ", stderr=False)
+    if doc.get("hint"):
+        emit_wrapped(with_run_id(str(doc["hint"]), str(doc["run_id"])), lead="hint: ", stderr=False)
     emit_wrapped(doc["retry"], lead="retry: ", stderr=False)
 
 
