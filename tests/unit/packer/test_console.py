@@ -30,6 +30,18 @@ REAL_BUILD_FAILURE = """\
 1795892644,,ui,error,--> null.a: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
 1795892644,,ui,say,\\n==> Builds finished but no artifacts were created.
 """
+# The same failure with -on-error=abort (real Packer 1.6.6): the step's error comes once more as "==> b: msg".
+REAL_ABORT_FAILURE = """\
+1795899734,,ui,message,    null.smoke: check ok
+1795899734,,ui,error,==> null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,ui,error,==> null.smoke: Step "StepProvision" failed%!(PACKER_COMMA) aborting...
+1795899734,,ui,error,==> null.smoke: aborted: skipping cleanup of step "StepConnect"
+1795899734,,ui,error,Build 'null.smoke' errored after 9 milliseconds 473 microseconds: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,error-count,1
+1795899734,,ui,error,\\n==> Some builds didn't complete successfully and had errors:
+1795899734,null.smoke,error,Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,ui,error,--> null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+"""
 # Real Packer 1.6.6 `validate` of a template with an unknown argument (plain output).
 REAL_VALIDATE_FAILURE = """\
 Error: Unsupported argument
@@ -80,6 +92,13 @@ def test_markup_in_packer_text_is_printed_literally(capsys: pytest.CaptureFixtur
 def test_error_lines_of_a_real_build_each_once() -> None:
     assert error_lines(REAL_BUILD_FAILURE) == [
         "null.a: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"]
+
+
+def test_error_lines_of_an_aborted_build_each_once() -> None:
+    assert error_lines(REAL_ABORT_FAILURE) == [
+        "null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]",
+        'null.smoke: Step "StepProvision" failed, aborting...',
+        'null.smoke: aborted: skipping cleanup of step "StepConnect"']
 
 
 def test_error_lines_of_a_real_validate() -> None:

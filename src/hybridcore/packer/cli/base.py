@@ -117,7 +117,7 @@ def guarded(ctx: typer.Context, json_mode: bool) -> Iterator[None]:
         fail(exc, json_mode)
 
 
-_SECRET_HINT = ("name the environment variable that holds the value: --secret NAME=ENV_VAR (the value itself "
+_ENV_VAR_HINT = ("name the environment variable that holds the value: --secret NAME=ENV_VAR (the value itself "
                 "never goes on the command line)")
 
 
@@ -131,10 +131,10 @@ def parse_vars(items: list[str] | None, secrets: list[str] | None = None) -> dic
             name, env_var = parse_var_assignment(item)
         except MalformedVar:
             # Not echoed: a value typed here by mistake would be a secret on the terminal.
-            raise MalformedVar("malformed --secret: expected NAME=ENV_VAR", hint=_SECRET_HINT) from None
+            raise MalformedVar("malformed --secret: expected NAME=ENV_VAR", hint=_ENV_VAR_HINT) from None
         env_var = env_var.strip()
         if not env_var:
-            raise MalformedVar(f"malformed --secret {name}=: expected NAME=ENV_VAR", hint=_SECRET_HINT)
+            raise MalformedVar(f"malformed --secret {name}=: expected NAME=ENV_VAR", hint=_ENV_VAR_HINT)
         if env_var not in os.environ:
             raise MalformedVar(f"--secret {name}={env_var}: environment variable {env_var} is not set",
                                hint=f"export {env_var} (from your CI's secret store) before running")
