@@ -195,6 +195,20 @@ def test_interrupt_events_from_the_runner() -> None:
     assert view.states[-1] == ("web", "interrupted", "")
 
 
+def test_an_interrupt_leaves_finished_targets_as_they_ended() -> None:
+    view = LiveView(terminal.console(columns=100), ["slow", "quick"])
+    narrator = Narrator(view, grace=60)
+    narrator("slow", "event", "start:1")
+    narrator("quick", "event", "start:1")
+    narrator("quick", "event", "finish:ok")
+    narrator("*", "event", ev.encode(ev.INTERRUPT, signal="SIGINT", grace_s=60, kill=False))
+    for target in ("slow", "quick"):  # the runner announces the stop to every target of the command
+        narrator(target, "event", ev.encode(ev.STOPPING))
+    assert view.rows["quick"].state == "ok" and view.rows["slow"].state == "stopping"
+    narrator("quick", "event", ev.encode(ev.ESCALATE, signal="SIGTERM"))
+    assert view.rows["quick"].state == "ok"
+
+
 def test_fail_fast_stop_is_cancelled_not_interrupted() -> None:
     view = Recorder()
     narrator = Narrator(view, grace=5)
