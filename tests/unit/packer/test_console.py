@@ -282,6 +282,27 @@ def test_tables_keep_ids_whole_on_80_columns() -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
 
 
+def test_runs_table_drops_columns_on_80_columns_instead_of_folding_them() -> None:
+    rows = [{"id": f"01M8HZ708E7FF03MA8YM0ZZPZ{i}/packer-legacy-legacy", "kind": "validate",
+             "target": "packer-legacy-legacy", "env": "dev", "status": "failed", "exit_code": 1,
+             "category": "validation", "started_at": "2026-11-28T20:58:11.5+00:00"} for i in range(3)]
+    rows.append({**rows[0], "id": "01M8HZ75PVBM41KEFX91KYPZB0/packer-legacy-legacy", "status": "ok",
+                 "exit_code": 0, "category": "ok"})
+    text = _render(runs_table, rows)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines), text
+    assert len(lines) == 2 + len(rows), text  # a header, a rule, one line per run: nothing folds
+    for r in rows:
+        line = next(line for line in lines if r["id"] in line)
+        assert "validate" in line and (r["status"] in line), text
+    assert "target" not in lines[0] and "env" not in lines[0]  # the target already ends the run id
+    ok_line = next(line for line in lines if "01M8HZ75PV" in line)
+    assert ok_line.split() == [rows[-1]["id"], "validate", "ok"]  # category "ok" repeats the status
+    wide = _render(runs_table, rows, columns=160)
+    assert wide.splitlines()[0].split() == ["run", "target", "kind", "env", "status", "category", "started"]
+    assert "2026-11-28 20:58" in wide
+
+
 def test_cache_table_human_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     entry = "3f786850e387550fdab836ed7e6dc881de23001b.iso"
     text = _render(cache_table, [{"entry": entry, "size": 734003200, "url": "https://mirror/x.iso",
