@@ -35,7 +35,7 @@ class Invocation:
 
 def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
     """(first line number, lines) of each fenced code block."""
-    inside, start, lines = False, 0, []
+    inside, start, lines = False, 0, list[str]()
     for n, line in enumerate(text.splitlines(), 1):
         if _FENCE.match(line):
             if inside:
@@ -114,7 +114,7 @@ def _takes_value(param: Any) -> bool:
 
 def _alternatives(text: str) -> list[str]:
     """``a [x | y] | b`` → ``["a [x | y]", "b"]``: a bar outside brackets separates commands."""
-    parts, depth, current = [], 0, ""
+    parts, depth, current = list[str](), 0, ""
     for ch in text:
         depth += ch == "["
         depth -= ch == "]"
