@@ -232,6 +232,10 @@ def test_a_failed_targets_hint_names_its_run_id(fake_packer: FakePacker, project
     assert "RUN_ID" not in built.stderr and f"runs logs {run_id}`" in " ".join(built.stderr.split())
     why = run(capsys, "explain", run_id)
     assert "RUN_ID" not in why.stdout and run_id in why.stdout
+    shown = run(capsys, "runs", "show", run_id)
+    assert "RUN_ID" not in shown.stdout and f"  logs: hybridcore-packer runs logs {run_id}" in shown.stdout
+    assert f"  why:  hybridcore-packer explain {run_id}" in shown.stdout
+    assert f"  files: {project / '.hybridcore' / 'runs' / run_id}" in shown.stdout
 
 
 def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: Path, tmp_path: Path,

@@ -124,6 +124,7 @@ def _summary_source(doc: dict[str, Any], rows: list[dict[str, Any]], *, whole: b
 
 def _show_text(doc: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     from hybridcore.packer.console.packer_errors import error_lines
+    from hybridcore.packer.console.report import with_run_id
     from hybridcore.packer.console.terminal import emit, emit_wrapped
 
     emit(f"command {doc['command_id']}: {doc['kind']} · env {doc['env']} · {doc['status']}"
@@ -139,9 +140,12 @@ def _show_text(doc: dict[str, Any], rows: list[dict[str, Any]]) -> None:
             for n, line in enumerate(err.splitlines()[:6]):
                 emit(line, prefix="  error: " if n == 0 else "         ", style="red")
         if row.get("hint") and row.get("status") != "ok":
-            emit_wrapped(str(row["hint"]), lead="  hint: ", stderr=False)
+            emit_wrapped(with_run_id(str(row["hint"]), str(row["id"])), lead="  hint: ", stderr=False)
+        if row.get("status") not in ("ok", "running"):  # the same pointers as the summary after the run
+            emit(f"  logs: hybridcore-packer runs logs {row['id']}")
+            emit(f"  why:  hybridcore-packer explain {row['id']}")
         if row.get("run_dir"):
-            emit(f"  logs: {row['run_dir']}")
+            emit(f"  files: {row['run_dir']}")
 
 
 def _log_files(run_dir: Path) -> Iterator[tuple[int, Path]]:
