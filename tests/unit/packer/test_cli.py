@@ -56,6 +56,11 @@ def test_no_project_says_so_and_names_minus_c(fake_packer: FakePacker, tmp_path:
     out = run(capsys, "validate", "web")
     assert out.returncode == 2
     assert f"no hybridcore.toml found in {empty} or its parents; use -C" in out.stderr
+    for args in (["validate"], ["build"], ["drift"], ["plan"], ["fmt", "--check"]):  # no target named at all
+        out = run(capsys, *args)
+        assert out.returncode == 2 and f"no hybridcore.toml found in {empty} or its parents" in out.stderr, args
+    matrix = json.loads(run(capsys, "plan", "--matrix").stdout)
+    assert matrix["exit_code"] == 2 and "hybridcore-packer init" in matrix["hint"]
 
 
 def test_corrupt_state_is_a_clear_error_and_is_kept(fake_packer: FakePacker, project: Path,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from hybridcore.errors import ExitCode, HybridcoreError, MalformedVar, UnknownTarget
+from hybridcore.errors import ConfigError, ExitCode, HybridcoreError, MalformedVar, UnknownTarget
 
 if TYPE_CHECKING:
     from hybridcore.packer.config import Project
@@ -104,11 +104,12 @@ def load(ctx: typer.Context, json_mode: bool, *, need_config: bool = False) -> P
 
 @contextmanager
 def guarded(ctx: typer.Context, json_mode: bool) -> Iterator[None]:
-    """Turn a refusal into its message (text or JSON) and exit code; an unknown target outside any
-    project says that there is no project."""
+    """Turn a refusal into its message (text or JSON) and exit code; an unknown target (or none at all)
+    outside any project says that there is no project."""
     try:
         yield
-    except UnknownTarget as exc:
+    except (UnknownTarget, ConfigError) as exc:
+        # Outside any project a ConfigError can only be "no targets": say that there is no project.
         project = options(ctx).loaded.get("p")
         if project is not None and project.config_path is None:
             exc.hint = no_project_hint(project)
