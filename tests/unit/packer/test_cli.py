@@ -307,6 +307,13 @@ def test_runs_prune_and_keep(fake_packer: FakePacker, project: Path, capsys: pyt
         fh.write("\n[runs]\nkeep = 2\n")
     kept = [json.loads(run(capsys, "validate", "web", "--json").stdout)["command_id"] for _ in range(3)]
     assert sorted(p.name for p in runs_dir.iterdir()) == sorted(kept[1:])
+    # A pruned run is still listed; what is gone is said, not shown as an empty log or "no rule matched".
+    logs = run(capsys, "runs", "logs", kept[0])
+    assert logs.returncode == 0 and "no logs: its run folder was removed (runs prune or [runs] keep)" in logs.stderr
+    shown = run(capsys, "runs", "show", kept[0])
+    assert "(removed by runs prune or [runs] keep)" in shown.stdout
+    why = json.loads(run(capsys, "explain", f"{kept[0]}/web", "--json").stdout)
+    assert why["rule"] == "unknown" and "was removed" in why["source"] and why["evidence"] == []
 
 
 def test_init_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

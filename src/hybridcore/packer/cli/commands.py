@@ -299,6 +299,11 @@ def _explain(project: Project, row: dict[str, Any], result: dict[str, Any] | Non
     attempts = len((result or {}).get("attempts") or []) or int(row.get("attempt") or 1)
     explained = explain(classification, stdout + "\n" + stderr, rules=rules, log_tail=log_tail, attempt=attempts)
     errors = (result or {}).get("errors") or error_lines(stdout, stderr)
-    return {"schema_version": 1, "run_id": row["id"], "target": row.get("target"), "status": row.get("status"),
-            "exit_code": row.get("exit_code"), **explained.to_dict(), "errors": list(errors)}
+    doc = {"schema_version": 1, "run_id": row["id"], "target": row.get("target"), "status": row.get("status"),
+           "exit_code": row.get("exit_code"), **explained.to_dict(), "errors": list(errors)}
+    if result is None and row.get("run_dir") and not Path(str(row["run_dir"])).exists():
+        # Not "no rule matched": the output that would show the rule and its evidence is gone.
+        doc.update(rule="unknown", evidence=[], outweighed=[], source=f"the run folder {row['run_dir']} was "
+                   "removed (runs prune or [runs] keep): only the recorded category and hint remain")
+    return doc
 

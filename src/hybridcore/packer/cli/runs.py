@@ -145,7 +145,8 @@ def _show_text(doc: dict[str, Any], rows: list[dict[str, Any]]) -> None:
             emit(f"  logs: hybridcore-packer runs logs {row['id']}")
             emit(f"  why:  hybridcore-packer explain {row['id']}")
         if row.get("run_dir"):
-            emit(f"  files: {row['run_dir']}")
+            gone = not Path(str(row["run_dir"])).is_dir()
+            emit(f"  files: {row['run_dir']}" + (" (removed by runs prune or [runs] keep)" if gone else ""))
 
 
 def _log_files(run_dir: Path) -> Iterator[tuple[int, Path]]:
@@ -178,6 +179,10 @@ def runs_logs(ctx: typer.Context, run_id: str,
     for row in rows:
         if not row.get("run_dir"):
             emit(f"{row['id']}: no logs ({row['status']} before Packer ran)", style="dim", stderr=True)
+            continue
+        if not Path(str(row["run_dir"])).is_dir():
+            emit(f"{row['id']}: no logs: its run folder was removed (runs prune or [runs] keep)", style="dim",
+                 stderr=True)
             continue
         attempts = list(_log_files(Path(str(row["run_dir"]))))
         for n, folder in attempts:
