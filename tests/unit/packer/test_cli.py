@@ -266,7 +266,7 @@ def test_fmt_check_exit_3_and_fmt_names_rewritten_files(fake_packer: FakePacker,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 3})
     check = run(capsys, "fmt", "--check", "web")
-    assert check.returncode == 3 and "need formatting: web.pkr.hcl" in check.stderr and "--diff" in check.stderr
+    assert check.returncode == 3 and "1 file needs formatting: web.pkr.hcl" in check.stderr and "--diff" in check.stderr
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 0})
     out = run(capsys, "fmt", "web")
     assert out.returncode == 0 and "web: fmt rewrote web.pkr.hcl" in out.stderr and "fmt ok" not in out.stderr

@@ -94,7 +94,7 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
     c = t.classification
     if t.status == Status.UNFORMATTED:
         files = fmt_files(t)
-        emit(f"{t.target}: {len(files) or 'some'} file{'s' if len(files) != 1 else ''} need formatting"
+        emit(f"{t.target}: {len(files) or 'some'} file{'s need' if len(files) != 1 else ' needs'} formatting"
              + (f": {', '.join(files)}" if files else ""), prefix="✗ ", prefix_style="red", stderr=True)
         emit_wrapped(c.hint, lead="  hint: ")
         return
