@@ -66,8 +66,8 @@ def _lookup(ctx: typer.Context, run_id: str, json_mode: bool) -> list[dict[str, 
 
 @runs_app.callback()
 def runs_list(ctx: typer.Context,
-              limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
-              target: Annotated[str | None, typer.Option("--target")] = None,
+              limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="rows shown (newest first)")] = 20,
+              target: Annotated[str | None, typer.Option("--target", help="only the runs of this target")] = None,
               json_mode: JsonOpt = False) -> None:
     """List recent runs, newest first (one row per target of each command)."""
     if ctx.invoked_subcommand is not None:
