@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import typer
+from tests.unit.conftest import FakePacker
+from tests.unit.packer.cli_helpers import run
 
 from hybridcore.packer.cli.main import app
 
@@ -240,3 +242,30 @@ def test_invocations_are_found_in_blocks_continuations_and_inline(tmp_path: Path
     assert texts == ["validate [TARGET...] [--var k=v]... [--timeout S] [--json]", "validate",
                      "build --retries 2", "explain ID", "runs show ID --markdown", "--json",
                      "-C images artifacts latest"]
+
+
+_ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
+
+
+def _lead(line: str) -> str:
+    """``"  error: ..."`` → ``"  error:"``; a wrapped continuation line → ``""``."""
+    m = re.match(r"^(\s*)(\S+)", line)
+    return "" if m is None or (m.group(1) and not m.group(2).endswith(":")) else m.group(1) + m.group(2)
+
+
+def test_the_readme_failure_sample_is_what_the_cli_prints(fake_packer: FakePacker, project: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "README.md").read_text()
+    sample = next(lines for _, lines in _blocks(text) if lines and lines[0].startswith("✗ web: failed"))
+    fake_packer.script(version="1.6.6", build={
+        "stdout": "1700000000,,ui,error,Build 'null.smoke' errored after 1 second: Script exited with "
+                  "non-zero exit status: 3.Allowed exit codes are: [0]\n", "exit": 1})
+    assert run(capsys, "validate", "web").returncode == 0
+    built = run(capsys, "build", "web")
+    assert built.returncode == 1
+    lines = built.stderr.splitlines()
+    printed = [_ULID.sub("ID", line) for line in lines[next(i for i, x in enumerate(lines) if x.startswith("✗")):]]
+    shown = [_ULID.sub("ID", line) for line in sample]
+    assert [_lead(x) for x in printed if _lead(x)] == [_lead(x) for x in shown if _lead(x)]
+    exact = [x for x in shown if _lead(x) in ("✗", "  error:", "  logs:", "  why:", "command")]
+    assert exact == [x for x in printed if _lead(x) in ("✗", "  error:", "  logs:", "  why:", "command")]
