@@ -269,3 +269,18 @@ def test_the_readme_failure_sample_is_what_the_cli_prints(fake_packer: FakePacke
     assert [_lead(x) for x in printed if _lead(x)] == [_lead(x) for x in shown if _lead(x)]
     exact = [x for x in shown if _lead(x) in ("✗", "  error:", "  logs:", "  why:", "command")]
     assert exact == [x for x in printed if _lead(x) in ("✗", "  error:", "  logs:", "  why:", "command")]
+
+
+def test_hints_and_messages_name_real_commands_and_options() -> None:
+    """A hint that says ``'hybridcore-packer validate --force'`` sends people to an error: every quoted
+    invocation in the package (code and classification rules) must exist."""
+    src = ROOT / "src" / "hybridcore"
+    quoted = re.compile(r"[`'](" + TOOL + r" [^`'{}\n]+)[`']")
+    calls = [Invocation(f"{path.relative_to(ROOT)}:{n}", c)
+             for path in sorted([*src.rglob("*.py"), *src.rglob("*.toml")])
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             for m in quoted.finditer(line) for c in _split_calls(m.group(1))]
+    assert len(calls) > 10, calls  # the scan finds the hints (rules.toml names several)
+    root = _root()
+    problems = [p for call in calls for p in check(call, root)]
+    assert problems == [], "\n".join(problems)
