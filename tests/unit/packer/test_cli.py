@@ -436,7 +436,7 @@ def test_timeout_is_not_reported_as_an_interrupt(fake_packer: FakePacker, projec
     run(capsys, "validate", "web")
     out = run(capsys, "build", "web", "--timeout", "0.5")
     assert out.returncode == 75, out.stderr
-    assert "web: timeout (exit 75): timeout, retryable" in out.stderr
+    assert "web: timeout (exit 75): retryable" in out.stderr
     assert "did not finish within 0.5s" in out.stderr and "Ctrl-C" not in out.stderr
 
 

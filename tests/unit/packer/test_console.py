@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hybridcore.packer.console import events as ev
-from hybridcore.packer.console import terminal
+from hybridcore.packer.console import report, terminal
 from hybridcore.packer.console.live import LiveView
 from hybridcore.packer.console.narrate import Narrator
 from hybridcore.packer.console.packer_errors import error_lines
@@ -301,6 +301,12 @@ def test_runs_table_drops_columns_on_80_columns_instead_of_folding_them() -> Non
     wide = _render(runs_table, rows, columns=160)
     assert wide.splitlines()[0].split() == ["run", "target", "kind", "env", "status", "category", "started"]
     assert "2026-11-28 20:58" in wide
+
+
+@pytest.mark.parametrize(("retryable", "code", "word"), [
+    (True, 75, "retryable"), (False, 75, "try again later"), (False, 1, "hard stop"), (False, 130, "")])
+def test_an_exit_75_is_never_called_a_hard_stop(retryable: bool, code: int, word: str) -> None:
+    assert report.retry_word(retryable, code) == word
 
 
 def test_cache_table_human_sizes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,6 +59,16 @@ def _image_text(a: ArtifactRecord) -> str:
     return "no image"
 
 
+def retry_word(retryable: bool, exit_code: int | None) -> str:
+    """How a failure reads next to its exit code: 75 is never called a hard stop (a lock held by another
+    build is not retried by the wrapper, but running again later is the fix); nothing for 130."""
+    if retryable:
+        return "retryable"
+    if exit_code == ExitCode.INTERRUPTED:
+        return ""  # nobody's failure: "interrupted" says it all
+    return "try again later" if exit_code == ExitCode.RETRYABLE else "hard stop"
+
+
 def _ok_line(result: CommandResult, t: TargetResult) -> str:
     if result.command == "fmt":
         files = fmt_files(t)
@@ -98,9 +108,10 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
              + (f": {', '.join(files)}" if files else ""), prefix="✗ ", prefix_style="red", stderr=True)
         emit_wrapped(c.hint, lead="  hint: ")
         return
-    kind = "retryable" if t.retryable else "hard stop"
+    # "timeout (exit 75): retryable", not "timeout (exit 75): timeout, retryable"
+    words = [w for w in (c.category if c.category != str(t.status) else "", retry_word(t.retryable, t.exit_code)) if w]
     attempts = f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""
-    emit(f"{t.target}: {t.status} (exit {t.exit_code}): {c.category}, {kind}{attempts}",
+    emit(f"{t.target}: {t.status} (exit {t.exit_code})" + (f": {', '.join(words)}" if words else "") + attempts,
          prefix="✗ ", prefix_style="red", stderr=True)
     errors = t.errors or error_lines(t.stdout, t.stderr)
     for err in errors[:MAX_ERRORS_SHOWN]:
@@ -161,7 +172,8 @@ def plan_states(doc: Mapping[str, Any]) -> None:
 
 def explanation(doc: Mapping[str, Any]) -> None:
     say(f"run {doc['run_id']}: {doc['status']} (exit {doc['exit_code']})")
-    kind = "" if doc["status"] == "ok" else f" ({'retryable' if doc['retryable'] else 'hard stop'})"
+    word = "" if doc["status"] == "ok" else retry_word(bool(doc["retryable"]), doc.get("exit_code"))
+    kind = f" ({word})" if word else ""
     say(f"category: {doc['category']}{kind}, rule {doc['rule']}")
     if doc.get("source"):
         say(f"rule source: {doc['source']}")
