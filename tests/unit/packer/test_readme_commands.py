@@ -134,8 +134,9 @@ def _all_commands(command: Command) -> Iterator[Command]:
         yield from _all_commands(sub)
 
 
-def check(call: Invocation, root: Command) -> list[str]:
-    """Problems with one invocation: an unknown command or an option its command does not have."""
+def check(call: Invocation, root: Command, seen: dict[int, set[str]] | None = None) -> list[str]:
+    """Problems with one invocation: an unknown command or an option its command does not have.
+    ``seen``: filled with the options shown, by command (``id(command)`` → parameter names)."""
     if call.anywhere:
         name = call.text.split()[0].split("=", 1)[0]
         known = any(name in _options(c) for c in _all_commands(root))
@@ -155,9 +156,10 @@ def check(call: Invocation, root: Command) -> list[str]:
         descending = True
         skip = False
         for token in tokens:
-            if skip:
+            if skip and not token.startswith("-"):   # "[--var ...] [--secret ...]": no value shown
                 skip = False
                 continue
+            skip = False
             if token.startswith("-") and len(token) > 1 and not token.startswith("--="):
                 name = token.split("=", 1)[0]
                 params = _options(command)
@@ -166,6 +168,8 @@ def check(call: Invocation, root: Command) -> list[str]:
                                     f"{command.name or TOOL} has no option {name}")
                     continue
                 skip = "=" not in token and _takes_value(params.get(name))
+                if seen is not None and name in params:
+                    seen.setdefault(id(command), set()).add(params[name].name)
                 continue
             if descending and _subcommands(command):
                 sub = _subcommands(command).get(token)
@@ -193,6 +197,21 @@ def test_every_documented_invocation_exists(doc: Path) -> None:
     root = _root()
     problems = [p for call in calls for p in check(call, root)]
     assert problems == [], "\n".join(problems)
+
+
+def test_the_readme_shows_every_option_of_every_command() -> None:
+    """The other direction: an option added to the CLI gets a place on its command's README line."""
+    root = _root()
+    seen: dict[int, set[str]] = {}
+    for call in invocations(ROOT / "README.md"):
+        check(call, root, seen)
+    missing = []
+    for command in _all_commands(root):
+        for param in command.params:
+            if getattr(param, "param_type_name", "") == "option" and param.name not in ("help",) \
+                    and param.name not in seen.get(id(command), set()):
+                missing.append(f"{command.name}: {'/'.join(param.opts)}")
+    assert missing == [], "README's CLI lines do not show: " + ", ".join(missing)
 
 
 def test_the_readme_shows_every_command() -> None:
