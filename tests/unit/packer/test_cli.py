@@ -107,6 +107,18 @@ def test_json_response_exit_codes_and_packer_errors(fake_packer: FakePacker, pro
     assert ok.returncode == 0 and json.loads(ok.stdout)["artifacts"][0]["builder_id"] == "packer.file"
 
 
+def test_json_mode_still_says_what_the_wrapper_does_on_stderr(fake_packer: FakePacker, project: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build=[
+        {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n", "exit": 1},
+        {"stdout": ARTIFACT_OUT}])
+    run(capsys, "validate", "web")
+    out = run(capsys, "build", "web", "--retries", "1", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["exit_code"] == 0  # stdout: the document alone
+    assert "attempt 1/2 failed (throttling, retryable); retrying in" in out.stderr
+    assert "RequestLimitExceeded" not in out.stderr and "Running local shell script" not in out.stderr
+
+
 def test_drift_plan_and_runs(fake_packer: FakePacker, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     never = run(capsys, "build", "web")
     assert never.returncode == 4 and "never validated in env 'dev'" in never.stderr

@@ -44,16 +44,16 @@ class OnError(StrEnum):
 @contextmanager
 def _narration(ctx: typer.Context, project: Project, json_mode: bool, names: Sequence[str],
                live: bool) -> Iterator[Observer | None]:
-    """The observer for one command: None with --json; a live table on a terminal for several targets
-    built in parallel; plain prefixed lines otherwise. Registered for the Ctrl-C acknowledgement."""
-    if json_mode:
-        yield None
-        return
-    from hybridcore.packer.console.narrate import Narrator
+    """The observer for one command: with --json only the wrapper's own messages (on stderr); a live
+    table on a terminal for several targets built in parallel; plain prefixed lines otherwise.
+    Registered for the Ctrl-C acknowledgement."""
+    from hybridcore.packer.console.narrate import MessagesOnly, Narrator
     from hybridcore.packer.console.stream import LinePrinter
 
     view_cm: AbstractContextManager[Any]
-    if live:
+    if json_mode:
+        view_cm = nullcontext(MessagesOnly(LinePrinter(names, multi=len(names) != 1)))
+    elif live:
         from hybridcore.packer.console.live import LiveView
         from hybridcore.packer.console.terminal import console
 

@@ -22,6 +22,24 @@ class View(Protocol):
     def message(self, target: str | None, text: str, style: str | None = None) -> None: ...
 
 
+class MessagesOnly:
+    """The view under ``--json``: stdout carries the document alone and Packer's lines are not shown,
+    but what the wrapper does (an interrupt, a retry's wait, a timeout, a lock wait) is still said on
+    stderr, so a CI log never shows a silent pause."""
+
+    def __init__(self, printer: View) -> None:
+        self.printer = printer
+
+    def line(self, target: str, stream: str, line: str) -> None:
+        return None
+
+    def state(self, target: str, state: str, detail: str = "") -> None:
+        return None
+
+    def message(self, target: str | None, text: str, style: str | None = None) -> None:
+        self.printer.message(target, text, style)
+
+
 class Narrator:
     """Observer ``(target, stream, line)``; ``grace``: ``[build] kill_grace``, for the interrupt message."""
 
