@@ -207,6 +207,12 @@ def test_an_interrupt_leaves_finished_targets_as_they_ended() -> None:
     assert view.rows["quick"].state == "ok" and view.rows["slow"].state == "stopping"
     narrator("quick", "event", ev.encode(ev.ESCALATE, signal="SIGTERM"))
     assert view.rows["quick"].state == "ok"
+    # An attempt that ended and waits for its retry is still the command's to stop.
+    narrator("flaky", "event", "start:1")
+    narrator("flaky", "event", "finish:failed")
+    narrator("flaky", "event", ev.encode(ev.RETRY, attempt=1, of=2, category="network", wait_s=5))
+    narrator("flaky", "event", ev.encode(ev.STOPPING))
+    assert view.rows["flaky"].state == "stopping"
 
 
 def test_fail_fast_stop_is_cancelled_not_interrupted() -> None:

@@ -82,6 +82,8 @@ class Narrator:
                 status = "cancelled"
             self.view.state(e.target, status)
         elif e.name == ev.RETRY:
+            with self._lock:
+                self.ended.discard(e.target)  # "finish" ends an attempt; a retry keeps the target alive
             self.view.state(e.target, "retrying", f"in {float(e.get('wait_s', 'wait', default=0)):.0f}s")
         elif e.name in (ev.STOPPING, ev.TIMEOUT, ev.ESCALATE) and e.target in self.ended:
             return  # the runner stops every target on Ctrl-C; one that already ended keeps its state
