@@ -321,6 +321,9 @@ def test_cache_table_human_sizes(capsys: pytest.CaptureFixture[str]) -> None:
                                   "last_used": 1700000000}])
     assert entry in text and "700.0 MiB" in text and "734003200" not in text
     assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
+    capsys.readouterr()
+    assert _render(cache_table, []) == ""  # no header over nothing: one line says so
+    assert "the shared cache is empty" in capsys.readouterr().err
 
 
 def test_hints_wrap_between_words(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

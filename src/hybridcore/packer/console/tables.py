@@ -132,6 +132,9 @@ def artifacts_table(rows: Sequence[Mapping[str, Any]], out: Console | None = Non
 
 
 def cache_table(entries: Sequence[Mapping[str, Any]], out: Console | None = None) -> None:
+    if not entries:
+        emit("the shared cache is empty (builds fill it with what Packer downloads)", style="dim", stderr=True)
+        return
     out = out or console()
     table = _table(("entry", _id_column([str(e["entry"]) for e in entries])), ("size", {"justify": "right"}),
                    ("last used", {"overflow": "fold"}), ("url", {"overflow": "fold", "ratio": 1}))
