@@ -43,7 +43,7 @@ def _table(*columns: tuple[str, dict[str, Any]]) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1, 0, 0))
     for title, options in columns:
         table.add_column(title, **options)
     return table
@@ -63,7 +63,7 @@ def _id_column(values: Sequence[str]) -> dict[str, Any]:
     return {"no_wrap": True, "min_width": max((len(v) for v in values), default=8)}
 
 
-_GAP = 3  # what SIMPLE_HEAD puts between two columns
+_GAP = 2  # between two columns: SIMPLE_HEAD's blank divider and a cell's right padding
 
 
 def _fitting(width: int, columns: Sequence[tuple[str, Sequence[str]]], priority: Sequence[str]) -> set[str]:
@@ -98,7 +98,7 @@ def runs_table(rows: Sequence[Mapping[str, Any]], out: Console | None = None) ->
         started = short_time(r.get("started_at"))
         cells["started"].append(started[5:] if narrow and len(started) == 16 else started)
     redundant = all(i.endswith(f"/{t}") for i, t in zip(cells["run"], cells["target"], strict=True))
-    priority = ["run", "status", "kind", "category", "started"]
+    priority = ["run", "status", "kind", "started", "category"]  # which failed, and when; why: explain ID
     if not (narrow and redundant):
         priority.append("target")
     if not narrow:
