@@ -23,6 +23,9 @@ def test_version() -> None:
     (["validate", "templates/none.pkr.hcl"], "template not found"),
     (["build", "web", "--var-file", "missing.pkrvars.hcl"], "var file not found"),
     (["build", "web", "--secret", "password=HC_UNSET_ENV_VAR"], "HC_UNSET_ENV_VAR is not set"),
+    # The option the user typed is named, and its text (maybe a value typed by mistake) is not echoed.
+    (["build", "web", "--secret", "hunter2hunter2"], "malformed --secret: expected NAME=ENV_VAR"),
+    (["build", "web", "--secret", "password="], "malformed --secret password=: expected NAME=ENV_VAR"),
 ])
 def test_bad_input_exit_2_without_traceback(fake_packer: FakePacker, project: Path, args: list[str],
                                             needle: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,6 +33,8 @@ def test_bad_input_exit_2_without_traceback(fake_packer: FakePacker, project: Pa
     assert out.returncode == 2, out.stderr
     assert needle in out.stderr and "hint:" in out.stderr
     assert out.stdout == ""
+    if "--secret" in args:
+        assert "hunter2" not in out.stderr and "--var " not in out.stderr
     assert fake_packer.calls("validate") == [] and fake_packer.calls("build") == []
 
 
@@ -51,6 +56,11 @@ def test_no_project_says_so_and_names_minus_c(fake_packer: FakePacker, tmp_path:
     out = run(capsys, "validate", "web")
     assert out.returncode == 2
     assert f"no hybridcore.toml found in {empty} or its parents; use -C" in out.stderr
+    for args in (["validate"], ["build"], ["drift"], ["plan"], ["fmt", "--check"]):  # no target named at all
+        out = run(capsys, *args)
+        assert out.returncode == 2 and f"no hybridcore.toml found in {empty} or its parents" in out.stderr, args
+    matrix = json.loads(run(capsys, "plan", "--matrix").stdout)
+    assert matrix["exit_code"] == 2 and "hybridcore-packer init" in matrix["hint"]
 
 
 def test_corrupt_state_is_a_clear_error_and_is_kept(fake_packer: FakePacker, project: Path,
@@ -95,6 +105,18 @@ def test_json_response_exit_codes_and_packer_errors(fake_packer: FakePacker, pro
     assert "runs logs " in hard.stderr and "<command_id>" not in hard.stderr
     ok = cli("build", "web", "--json", cwd=project)
     assert ok.returncode == 0 and json.loads(ok.stdout)["artifacts"][0]["builder_id"] == "packer.file"
+
+
+def test_json_mode_still_says_what_the_wrapper_does_on_stderr(fake_packer: FakePacker, project: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build=[
+        {"stdout": "1700000000,,ui,error,Error: RequestLimitExceeded: Request limit exceeded.\n", "exit": 1},
+        {"stdout": ARTIFACT_OUT}])
+    run(capsys, "validate", "web")
+    out = run(capsys, "build", "web", "--retries", "1", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["exit_code"] == 0  # stdout: the document alone
+    assert "attempt 1/2 failed (throttling, retryable); retrying in" in out.stderr
+    assert "RequestLimitExceeded" not in out.stderr and "Running local shell script" not in out.stderr
 
 
 def test_drift_plan_and_runs(fake_packer: FakePacker, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,6 +224,37 @@ def test_explain_a_failed_run(fake_packer: FakePacker, project: Path, capsys: py
     assert text.returncode == 0 and "retry:" in text.stdout and "throttling" in text.stdout
 
 
+def test_explain_a_successful_run_says_so(fake_packer: FakePacker, project: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
+    run(capsys, "validate", "web", "other")
+    built = json.loads(run(capsys, "build", "web", "other", "--json").stdout)
+    both = run(capsys, "explain", built["command_id"])
+    assert both.returncode == 2 and "names 2 targets, all of which succeeded" in both.stderr
+    assert "did not succeed" not in both.stderr and f"{built['command_id']}/web" in both.stderr
+    one = run(capsys, "explain", f"{built['command_id']}/web")
+    assert one.returncode == 0 and "category: ok, rule exit-0" in one.stdout
+    assert "hard stop" not in one.stdout and "hint:" not in one.stdout
+
+
+def test_a_failed_targets_hint_names_its_run_id(fake_packer: FakePacker, project: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fake_packer.script(version="1.6.6", build={
+        "stdout": "1700000000,,ui,error,Build 'file.example' errored after 1 second: Script exited with "
+                  "non-zero exit status: 3.Allowed exit codes are: [0]\n", "exit": 1})
+    run(capsys, "validate", "web")
+    built = run(capsys, "build", "web")
+    assert built.returncode == 1 and "provisioner" in built.stderr
+    run_id = next(line.split()[-1] for line in built.stderr.splitlines() if line.startswith("  logs: "))
+    assert "RUN_ID" not in built.stderr and f"runs logs {run_id}`" in " ".join(built.stderr.split())
+    why = run(capsys, "explain", run_id)
+    assert "RUN_ID" not in why.stdout and run_id in why.stdout
+    shown = run(capsys, "runs", "show", run_id)
+    assert "RUN_ID" not in shown.stdout and f"  logs: hybridcore-packer runs logs {run_id}" in shown.stdout
+    assert f"  why:  hybridcore-packer explain {run_id}" in shown.stdout
+    assert f"  files: {project / '.hybridcore' / 'runs' / run_id}" in shown.stdout
+
+
 def test_artifacts_listing_and_github_output(fake_packer: FakePacker, project: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", build={"stdout": ARTIFACT_OUT})
@@ -225,7 +278,7 @@ def test_fmt_check_exit_3_and_fmt_names_rewritten_files(fake_packer: FakePacker,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 3})
     check = run(capsys, "fmt", "--check", "web")
-    assert check.returncode == 3 and "need formatting: web.pkr.hcl" in check.stderr and "--diff" in check.stderr
+    assert check.returncode == 3 and "1 file needs formatting: web.pkr.hcl" in check.stderr and "--diff" in check.stderr
     fake_packer.script(version="1.6.6", fmt={"stdout": "web.pkr.hcl\n", "exit": 0})
     out = run(capsys, "fmt", "web")
     assert out.returncode == 0 and "web: fmt rewrote web.pkr.hcl" in out.stderr and "fmt ok" not in out.stderr
@@ -266,6 +319,13 @@ def test_runs_prune_and_keep(fake_packer: FakePacker, project: Path, capsys: pyt
         fh.write("\n[runs]\nkeep = 2\n")
     kept = [json.loads(run(capsys, "validate", "web", "--json").stdout)["command_id"] for _ in range(3)]
     assert sorted(p.name for p in runs_dir.iterdir()) == sorted(kept[1:])
+    # A pruned run is still listed; what is gone is said, not shown as an empty log or "no rule matched".
+    logs = run(capsys, "runs", "logs", kept[0])
+    assert logs.returncode == 0 and "no logs: its run folder was removed (runs prune or [runs] keep)" in logs.stderr
+    shown = run(capsys, "runs", "show", kept[0])
+    assert "(removed by runs prune or [runs] keep)" in shown.stdout
+    why = json.loads(run(capsys, "explain", f"{kept[0]}/web", "--json").stdout)
+    assert why["rule"] == "unknown" and "was removed" in why["source"] and why["evidence"] == []
 
 
 def test_init_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -388,7 +448,7 @@ def test_timeout_is_not_reported_as_an_interrupt(fake_packer: FakePacker, projec
     run(capsys, "validate", "web")
     out = run(capsys, "build", "web", "--timeout", "0.5")
     assert out.returncode == 75, out.stderr
-    assert "web: timeout (exit 75): timeout, retryable" in out.stderr
+    assert "web: timeout (exit 75): retryable" in out.stderr
     assert "did not finish within 0.5s" in out.stderr and "Ctrl-C" not in out.stderr
 
 

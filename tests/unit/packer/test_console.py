@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hybridcore.packer.console import events as ev
-from hybridcore.packer.console import terminal
+from hybridcore.packer.console import report, terminal
 from hybridcore.packer.console.live import LiveView
 from hybridcore.packer.console.narrate import Narrator
 from hybridcore.packer.console.packer_errors import error_lines
@@ -29,6 +29,18 @@ REAL_BUILD_FAILURE = """\
 1795892644,null.a,error,Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
 1795892644,,ui,error,--> null.a: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
 1795892644,,ui,say,\\n==> Builds finished but no artifacts were created.
+"""
+# The same failure with -on-error=abort (real Packer 1.6.6): the step's error comes once more as "==> b: msg".
+REAL_ABORT_FAILURE = """\
+1795899734,,ui,message,    null.smoke: check ok
+1795899734,,ui,error,==> null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,ui,error,==> null.smoke: Step "StepProvision" failed%!(PACKER_COMMA) aborting...
+1795899734,,ui,error,==> null.smoke: aborted: skipping cleanup of step "StepConnect"
+1795899734,,ui,error,Build 'null.smoke' errored after 9 milliseconds 473 microseconds: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,error-count,1
+1795899734,,ui,error,\\n==> Some builds didn't complete successfully and had errors:
+1795899734,null.smoke,error,Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
+1795899734,,ui,error,--> null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]
 """
 # Real Packer 1.6.6 `validate` of a template with an unknown argument (plain output).
 REAL_VALIDATE_FAILURE = """\
@@ -80,6 +92,13 @@ def test_markup_in_packer_text_is_printed_literally(capsys: pytest.CaptureFixtur
 def test_error_lines_of_a_real_build_each_once() -> None:
     assert error_lines(REAL_BUILD_FAILURE) == [
         "null.a: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"]
+
+
+def test_error_lines_of_an_aborted_build_each_once() -> None:
+    assert error_lines(REAL_ABORT_FAILURE) == [
+        "null.smoke: Script exited with non-zero exit status: 3.Allowed exit codes are: [0]",
+        'null.smoke: Step "StepProvision" failed, aborting...',
+        'null.smoke: aborted: skipping cleanup of step "StepConnect"']
 
 
 def test_error_lines_of_a_real_validate() -> None:
@@ -176,6 +195,26 @@ def test_interrupt_events_from_the_runner() -> None:
     assert view.states[-1] == ("web", "interrupted", "")
 
 
+def test_an_interrupt_leaves_finished_targets_as_they_ended() -> None:
+    view = LiveView(terminal.console(columns=100), ["slow", "quick"])
+    narrator = Narrator(view, grace=60)
+    narrator("slow", "event", "start:1")
+    narrator("quick", "event", "start:1")
+    narrator("quick", "event", "finish:ok")
+    narrator("*", "event", ev.encode(ev.INTERRUPT, signal="SIGINT", grace_s=60, kill=False))
+    for target in ("slow", "quick"):  # the runner announces the stop to every target of the command
+        narrator(target, "event", ev.encode(ev.STOPPING))
+    assert view.rows["quick"].state == "ok" and view.rows["slow"].state == "stopping"
+    narrator("quick", "event", ev.encode(ev.ESCALATE, signal="SIGTERM"))
+    assert view.rows["quick"].state == "ok"
+    # An attempt that ended and waits for its retry is still the command's to stop.
+    narrator("flaky", "event", "start:1")
+    narrator("flaky", "event", "finish:failed")
+    narrator("flaky", "event", ev.encode(ev.RETRY, attempt=1, of=2, category="network", wait_s=5))
+    narrator("flaky", "event", ev.encode(ev.STOPPING))
+    assert view.rows["flaky"].state == "stopping"
+
+
 def test_fail_fast_stop_is_cancelled_not_interrupted() -> None:
     view = Recorder()
     narrator = Narrator(view, grace=5)
@@ -249,12 +288,42 @@ def test_tables_keep_ids_whole_on_80_columns() -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
 
 
+def test_runs_table_drops_columns_on_80_columns_instead_of_folding_them() -> None:
+    rows = [{"id": f"01M8HZ708E7FF03MA8YM0ZZPZ{i}/packer-legacy-legacy", "kind": "validate",
+             "target": "packer-legacy-legacy", "env": "dev", "status": "failed", "exit_code": 1,
+             "category": "validation", "started_at": "2026-11-28T20:58:11.5+00:00"} for i in range(3)]
+    rows.append({**rows[0], "id": "01M8HZ75PVBM41KEFX91KYPZB0/packer-legacy-legacy", "status": "ok",
+                 "exit_code": 0, "category": "ok"})
+    text = _render(runs_table, rows)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines), text
+    assert len(lines) == 2 + len(rows), text  # a header, a rule, one line per run: nothing folds
+    for r in rows:
+        line = next(line for line in lines if r["id"] in line)
+        assert "validate" in line and (r["status"] in line), text
+    assert "target" not in lines[0] and "env" not in lines[0]  # the target already ends the run id
+    ok_line = next(line for line in lines if "01M8HZ75PV" in line)
+    assert ok_line.split() == [rows[-1]["id"], "validate", "ok"]  # category "ok" repeats the status
+    wide = _render(runs_table, rows, columns=160)
+    assert wide.splitlines()[0].split() == ["run", "target", "kind", "env", "status", "category", "started"]
+    assert "2026-11-28 20:58" in wide
+
+
+@pytest.mark.parametrize(("retryable", "code", "word"), [
+    (True, 75, "retryable"), (False, 75, "try again later"), (False, 1, "hard stop"), (False, 130, "")])
+def test_an_exit_75_is_never_called_a_hard_stop(retryable: bool, code: int, word: str) -> None:
+    assert report.retry_word(retryable, code) == word
+
+
 def test_cache_table_human_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     entry = "3f786850e387550fdab836ed7e6dc881de23001b.iso"
     text = _render(cache_table, [{"entry": entry, "size": 734003200, "url": "https://mirror/x.iso",
                                   "last_used": 1700000000}])
     assert entry in text and "700.0 MiB" in text and "734003200" not in text
     assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
+    capsys.readouterr()
+    assert _render(cache_table, []) == ""  # no header over nothing: one line says so
+    assert "the shared cache is empty" in capsys.readouterr().err
 
 
 def test_hints_wrap_between_words(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from hybridcore.errors import ExitCode, HybridcoreError, MalformedVar, UnknownTarget
+from hybridcore.errors import ConfigError, ExitCode, HybridcoreError, MalformedVar, UnknownTarget
 
 if TYPE_CHECKING:
     from hybridcore.packer.config import Project
@@ -104,11 +104,12 @@ def load(ctx: typer.Context, json_mode: bool, *, need_config: bool = False) -> P
 
 @contextmanager
 def guarded(ctx: typer.Context, json_mode: bool) -> Iterator[None]:
-    """Turn a refusal into its message (text or JSON) and exit code; an unknown target outside any
-    project says that there is no project."""
+    """Turn a refusal into its message (text or JSON) and exit code; an unknown target (or none at all)
+    outside any project says that there is no project."""
     try:
         yield
-    except UnknownTarget as exc:
+    except (UnknownTarget, ConfigError) as exc:
+        # Outside any project a ConfigError can only be "no targets": say that there is no project.
         project = options(ctx).loaded.get("p")
         if project is not None and project.config_path is None:
             exc.hint = no_project_hint(project)
@@ -117,17 +118,24 @@ def guarded(ctx: typer.Context, json_mode: bool) -> Iterator[None]:
         fail(exc, json_mode)
 
 
+_ENV_VAR_HINT = ("name the environment variable that holds the value: --secret NAME=ENV_VAR (the value itself "
+                "never goes on the command line)")
+
+
 def parse_vars(items: list[str] | None, secrets: list[str] | None = None) -> dict[str, Any]:
     """``--var NAME=VALUE`` and ``--secret NAME=ENV_VAR`` as one mapping (secrets as ``Secret``)."""
     from hybridcore.packer.secrets import Secret, parse_var_assignment
 
     out: dict[str, Any] = dict(parse_var_assignment(item) for item in items or [])
     for item in secrets or []:
-        name, env_var = parse_var_assignment(item)
+        try:
+            name, env_var = parse_var_assignment(item)
+        except MalformedVar:
+            # Not echoed: a value typed here by mistake would be a secret on the terminal.
+            raise MalformedVar("malformed --secret: expected NAME=ENV_VAR", hint=_ENV_VAR_HINT) from None
         env_var = env_var.strip()
         if not env_var:
-            raise MalformedVar(f"malformed --secret {name}=: expected NAME=ENV_VAR",
-                               hint="name the environment variable that holds the value: --secret NAME=ENV_VAR")
+            raise MalformedVar(f"malformed --secret {name}=: expected NAME=ENV_VAR", hint=_ENV_VAR_HINT)
         if env_var not in os.environ:
             raise MalformedVar(f"--secret {name}={env_var}: environment variable {env_var} is not set",
                                hint=f"export {env_var} (from your CI's secret store) before running")

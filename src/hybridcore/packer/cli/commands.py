@@ -44,16 +44,16 @@ class OnError(StrEnum):
 @contextmanager
 def _narration(ctx: typer.Context, project: Project, json_mode: bool, names: Sequence[str],
                live: bool) -> Iterator[Observer | None]:
-    """The observer for one command: None with --json; a live table on a terminal for several targets
-    built in parallel; plain prefixed lines otherwise. Registered for the Ctrl-C acknowledgement."""
-    if json_mode:
-        yield None
-        return
-    from hybridcore.packer.console.narrate import Narrator
+    """The observer for one command: with --json only the wrapper's own messages (on stderr); a live
+    table on a terminal for several targets built in parallel; plain prefixed lines otherwise.
+    Registered for the Ctrl-C acknowledgement."""
+    from hybridcore.packer.console.narrate import MessagesOnly, Narrator
     from hybridcore.packer.console.stream import LinePrinter
 
     view_cm: AbstractContextManager[Any]
-    if live:
+    if json_mode:
+        view_cm = nullcontext(MessagesOnly(LinePrinter(names, multi=len(names) != 1)))
+    elif live:
         from hybridcore.packer.console.live import LiveView
         from hybridcore.packer.console.terminal import console
 
@@ -259,10 +259,12 @@ def explain_cmd(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="
     rows = cli.with_store(ctx, json_mode, lambda store: resolve_rows(store, run_id))
     if rows is None:
         cli.usage(f"no run {run_id!r}", "list runs with 'hybridcore-packer runs'", json_mode)
-    failed = [r for r in rows if r.get("status") not in ("ok", "running")] or rows
-    if len(failed) > 1:
-        cli.usage(f"{run_id!r} names {len(failed)} targets that did not succeed",
-                  "name one: " + ", ".join(str(r["id"]) for r in failed), json_mode)
+    failed = [r for r in rows if r.get("status") not in ("ok", "running")]
+    if len(failed or rows) > 1:
+        what = "targets that did not succeed" if failed else "targets, all of which succeeded"
+        cli.usage(f"{run_id!r} names {len(failed or rows)} {what}",
+                  "name one: " + ", ".join(str(r["id"]) for r in failed or rows), json_mode)
+    failed = failed or rows
     row = failed[0]
     with guarded(ctx, json_mode):
         doc = _explain(project, row, target_result(row))
@@ -297,6 +299,11 @@ def _explain(project: Project, row: dict[str, Any], result: dict[str, Any] | Non
     attempts = len((result or {}).get("attempts") or []) or int(row.get("attempt") or 1)
     explained = explain(classification, stdout + "\n" + stderr, rules=rules, log_tail=log_tail, attempt=attempts)
     errors = (result or {}).get("errors") or error_lines(stdout, stderr)
-    return {"schema_version": 1, "run_id": row["id"], "target": row.get("target"), "status": row.get("status"),
-            "exit_code": row.get("exit_code"), **explained.to_dict(), "errors": list(errors)}
+    doc = {"schema_version": 1, "run_id": row["id"], "target": row.get("target"), "status": row.get("status"),
+           "exit_code": row.get("exit_code"), **explained.to_dict(), "errors": list(errors)}
+    if result is None and row.get("run_dir") and not Path(str(row["run_dir"])).exists():
+        # Not "no rule matched": the output that would show the rule and its evidence is gone.
+        doc.update(rule="unknown", evidence=[], outweighed=[], source=f"the run folder {row['run_dir']} was "
+                   "removed (runs prune or [runs] keep): only the recorded category and hint remain")
+    return doc
 

@@ -66,8 +66,8 @@ def _lookup(ctx: typer.Context, run_id: str, json_mode: bool) -> list[dict[str, 
 
 @runs_app.callback()
 def runs_list(ctx: typer.Context,
-              limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
-              target: Annotated[str | None, typer.Option("--target")] = None,
+              limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="rows shown (newest first)")] = 20,
+              target: Annotated[str | None, typer.Option("--target", help="only the runs of this target")] = None,
               json_mode: JsonOpt = False) -> None:
     """List recent runs, newest first (one row per target of each command)."""
     if ctx.invoked_subcommand is not None:
@@ -124,6 +124,7 @@ def _summary_source(doc: dict[str, Any], rows: list[dict[str, Any]], *, whole: b
 
 def _show_text(doc: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     from hybridcore.packer.console.packer_errors import error_lines
+    from hybridcore.packer.console.report import with_run_id
     from hybridcore.packer.console.terminal import emit, emit_wrapped
 
     emit(f"command {doc['command_id']}: {doc['kind']} · env {doc['env']} · {doc['status']}"
@@ -139,9 +140,13 @@ def _show_text(doc: dict[str, Any], rows: list[dict[str, Any]]) -> None:
             for n, line in enumerate(err.splitlines()[:6]):
                 emit(line, prefix="  error: " if n == 0 else "         ", style="red")
         if row.get("hint") and row.get("status") != "ok":
-            emit_wrapped(str(row["hint"]), lead="  hint: ", stderr=False)
+            emit_wrapped(with_run_id(str(row["hint"]), str(row["id"])), lead="  hint: ", stderr=False)
+        if row.get("status") not in ("ok", "running"):  # the same pointers as the summary after the run
+            emit(f"  logs: hybridcore-packer runs logs {row['id']}")
+            emit(f"  why:  hybridcore-packer explain {row['id']}")
         if row.get("run_dir"):
-            emit(f"  logs: {row['run_dir']}")
+            gone = not Path(str(row["run_dir"])).is_dir()
+            emit(f"  files: {row['run_dir']}" + (" (removed by runs prune or [runs] keep)" if gone else ""))
 
 
 def _log_files(run_dir: Path) -> Iterator[tuple[int, Path]]:
@@ -174,6 +179,10 @@ def runs_logs(ctx: typer.Context, run_id: str,
     for row in rows:
         if not row.get("run_dir"):
             emit(f"{row['id']}: no logs ({row['status']} before Packer ran)", style="dim", stderr=True)
+            continue
+        if not Path(str(row["run_dir"])).is_dir():
+            emit(f"{row['id']}: no logs: its run folder was removed (runs prune or [runs] keep)", style="dim",
+                 stderr=True)
             continue
         attempts = list(_log_files(Path(str(row["run_dir"]))))
         for n, folder in attempts:

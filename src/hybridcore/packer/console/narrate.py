@@ -22,6 +22,24 @@ class View(Protocol):
     def message(self, target: str | None, text: str, style: str | None = None) -> None: ...
 
 
+class MessagesOnly:
+    """The view under ``--json``: stdout carries the document alone and Packer's lines are not shown,
+    but what the wrapper does (an interrupt, a retry's wait, a timeout, a lock wait) is still said on
+    stderr, so a CI log never shows a silent pause."""
+
+    def __init__(self, printer: View) -> None:
+        self.printer = printer
+
+    def line(self, target: str, stream: str, line: str) -> None:
+        return None
+
+    def state(self, target: str, state: str, detail: str = "") -> None:
+        return None
+
+    def message(self, target: str | None, text: str, style: str | None = None) -> None:
+        self.printer.message(target, text, style)
+
+
 class Narrator:
     """Observer ``(target, stream, line)``; ``grace``: ``[build] kill_grace``, for the interrupt message."""
 
@@ -29,6 +47,7 @@ class Narrator:
         self.view = view
         self.grace = grace
         self.running: set[str] = set()
+        self.ended: set[str] = set()  # finished targets: an interrupt after their end does not concern them
         self.failed: list[str] = []
         self.said_by_cli = 0      # interrupts acknowledged by :meth:`interrupted`
         self.said_by_events = 0   # ``interrupt`` events received
@@ -49,19 +68,25 @@ class Narrator:
         if e.name == ev.START:
             with self._lock:
                 self.running.add(e.target)
+                self.ended.discard(e.target)
             attempt = int(e.get("attempt", default=1) or 1)
             self.view.state(e.target, "running", f"attempt {attempt}" if attempt > 1 else "")
         elif e.name == ev.FINISH:
             status = str(e.get("status", default="finished"))
             with self._lock:
                 self.running.discard(e.target)
+                self.ended.add(e.target)
                 if status not in ("ok", "interrupted"):
                     self.failed.append(e.target)
             if status == "interrupted" and not self.interrupted_by_operator:
                 status = "cancelled"
             self.view.state(e.target, status)
         elif e.name == ev.RETRY:
+            with self._lock:
+                self.ended.discard(e.target)  # "finish" ends an attempt; a retry keeps the target alive
             self.view.state(e.target, "retrying", f"in {float(e.get('wait_s', 'wait', default=0)):.0f}s")
+        elif e.name in (ev.STOPPING, ev.TIMEOUT, ev.ESCALATE) and e.target in self.ended:
+            return  # the runner stops every target on Ctrl-C; one that already ended keeps its state
         elif e.name == ev.STOPPING:
             self._stopping_target(e.target)
             return

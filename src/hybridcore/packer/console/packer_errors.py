@@ -2,10 +2,11 @@
 
 With ``-machine-readable`` (build) Packer reports each failed build twice in structured form: a
 ``<build>,error,<message>`` line and ``ui,error`` lines (``Build 'b' errored after 3s: msg``,
-``--> b: msg``), plus a ``ui,error`` header "Some builds didn't complete successfully". Without it
-(validate, fmt) errors are HCL diagnostics: ``Error: <summary>``, a location, a detail paragraph.
-:func:`error_lines` returns each error once, in order, as ``"<build>: <message>"`` or the diagnostic
-text (blank lines and "(source code not available)" removed).
+``--> b: msg``; with ``-on-error=abort`` also ``==> b: msg``), plus a ``ui,error`` header "Some
+builds didn't complete successfully". Without it (validate, fmt) errors are HCL diagnostics:
+``Error: <summary>``, a location, a detail paragraph. :func:`error_lines` returns each error once,
+in order, as ``"<build>: <message>"`` or the diagnostic text (blank lines and "(source code not
+available)" removed).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ MAX_CHARS = 2000
 _HEADER = re.compile(r"^\s*(==> )?Some builds didn't complete successfully", re.I)
 _BUILD_ERRORED = re.compile(r"^Build '([^']+)' errored(?: after [^:]*)?: (.*)$", re.S)
 _ARROW = re.compile(r"^--> ([^:]+): (.*)$", re.S)
+_STEP = re.compile(r"^==> ([^:]+): (.*)$", re.S)  # -on-error=abort prints the step's error this way too
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ")
 
 
 def _normal(text: str) -> str:
     text = text.strip()
-    for pattern in (_BUILD_ERRORED, _ARROW):
+    for pattern in (_BUILD_ERRORED, _ARROW, _STEP):
         m = pattern.match(text)
         if m:
             return f"{m.group(1)}: {m.group(2).strip()}"

@@ -59,6 +59,16 @@ def _image_text(a: ArtifactRecord) -> str:
     return "no image"
 
 
+def retry_word(retryable: bool, exit_code: int | None) -> str:
+    """How a failure reads next to its exit code: 75 is never called a hard stop (a lock held by another
+    build is not retried by the wrapper, but running again later is the fix); nothing for 130."""
+    if retryable:
+        return "retryable"
+    if exit_code == ExitCode.INTERRUPTED:
+        return ""  # nobody's failure: "interrupted" says it all
+    return "try again later" if exit_code == ExitCode.RETRYABLE else "hard stop"
+
+
 def _ok_line(result: CommandResult, t: TargetResult) -> str:
     if result.command == "fmt":
         files = fmt_files(t)
@@ -94,13 +104,14 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
     c = t.classification
     if t.status == Status.UNFORMATTED:
         files = fmt_files(t)
-        emit(f"{t.target}: {len(files) or 'some'} file{'s' if len(files) != 1 else ''} need formatting"
+        emit(f"{t.target}: {len(files) or 'some'} file{'s need' if len(files) != 1 else ' needs'} formatting"
              + (f": {', '.join(files)}" if files else ""), prefix="✗ ", prefix_style="red", stderr=True)
         emit_wrapped(c.hint, lead="  hint: ")
         return
-    kind = "retryable" if t.retryable else "hard stop"
+    # "timeout (exit 75): retryable", not "timeout (exit 75): timeout, retryable"
+    words = [w for w in (c.category if c.category != str(t.status) else "", retry_word(t.retryable, t.exit_code)) if w]
     attempts = f", after {len(t.attempts)} attempts" if len(t.attempts) > 1 else ""
-    emit(f"{t.target}: {t.status} (exit {t.exit_code}): {c.category}, {kind}{attempts}",
+    emit(f"{t.target}: {t.status} (exit {t.exit_code})" + (f": {', '.join(words)}" if words else "") + attempts,
          prefix="✗ ", prefix_style="red", stderr=True)
     errors = t.errors or error_lines(t.stdout, t.stderr)
     for err in errors[:MAX_ERRORS_SHOWN]:
@@ -113,10 +124,15 @@ def _failed_target(result: CommandResult, t: TargetResult) -> None:
         emit("  stopped with: " + " → ".join(t.signals)
              + (" (Packer could not clean up: check for leftover VMs)" if "SIGKILL" in t.signals else ""),
              style="yellow" if "SIGKILL" in t.signals else None, stderr=True)
-    emit_wrapped(c.hint, lead="  hint: ")
     run_id = f"{result.command_id}/{Path(t.run_dir).name}"
+    emit_wrapped(with_run_id(c.hint, run_id), lead="  hint: ")
     emit(f"  logs: hybridcore-packer runs logs {run_id}", stderr=True)
     emit(f"  why:  hybridcore-packer explain {run_id}", stderr=True)
+
+
+def with_run_id(hint: str, run_id: str) -> str:
+    """A rule's hint names ``RUN_ID`` where a command needs one: a person gets the one to copy."""
+    return hint.replace("RUN_ID", run_id)
 
 
 def error(exc: HybridcoreError) -> None:
@@ -156,8 +172,9 @@ def plan_states(doc: Mapping[str, Any]) -> None:
 
 def explanation(doc: Mapping[str, Any]) -> None:
     say(f"run {doc['run_id']}: {doc['status']} (exit {doc['exit_code']})")
-    say(f"category: {doc['category']} ({'retryable' if doc['retryable'] else 'hard stop'}), "
-        f"rule {doc['rule']}")
+    word = "" if doc["status"] == "ok" else retry_word(bool(doc["retryable"]), doc.get("exit_code"))
+    kind = f" ({word})" if word else ""
+    say(f"category: {doc['category']}{kind}, rule {doc['rule']}")
     if doc.get("source"):
         say(f"rule source: {doc['source']}")
     for err in doc.get("errors") or []:
@@ -167,7 +184,8 @@ def explanation(doc: Mapping[str, Any]) -> None:
         say(f"evidence: {line}")
     for line in doc.get("outweighed") or []:
         say(f"outweighed: {line}", style="dim")
-    emit_wrapped(doc["hint"], lead="hint: ", stderr=False)
+    if doc.get("hint"):
+        emit_wrapped(with_run_id(str(doc["hint"]), str(doc["run_id"])), lead="hint: ", stderr=False)
     emit_wrapped(doc["retry"], lead="retry: ", stderr=False)
 
 

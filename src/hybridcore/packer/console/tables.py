@@ -43,7 +43,7 @@ def _table(*columns: tuple[str, dict[str, Any]]) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1, 0, 0))
     for title, options in columns:
         table.add_column(title, **options)
     return table
@@ -63,25 +63,51 @@ def _id_column(values: Sequence[str]) -> dict[str, Any]:
     return {"no_wrap": True, "min_width": max((len(v) for v in values), default=8)}
 
 
+_GAP = 2  # between two columns: SIMPLE_HEAD's blank divider and a cell's right padding
+
+
+def _fitting(width: int, columns: Sequence[tuple[str, Sequence[str]]], priority: Sequence[str]) -> set[str]:
+    """The columns that fit side by side in ``width`` without folding, taken in ``priority`` order (the
+    first is always kept): a narrow terminal loses whole columns, never the readability of the rest."""
+    sizes = {title: max([len(title), *(len(v) for v in values)]) for title, values in columns}
+    kept: set[str] = set()
+    used = -_GAP
+    for title in priority:
+        if title in sizes and (not kept or used + _GAP + sizes[title] <= width):
+            kept.add(title)
+            used += _GAP + sizes[title]
+    return kept
+
+
 def runs_table(rows: Sequence[Mapping[str, Any]], out: Console | None = None) -> None:
+    """Runs, newest first. On a narrow terminal the target (already the end of the run id), the env
+    and then the least useful columns are left out, so that the rest never folds mid-word."""
     out = out or console()
-    wide = out.width >= WIDE
-    ids = [str(r["id"]) for r in rows]
-    fold: dict[str, Any] = {"overflow": "fold"}
-    cols: list[tuple[str, dict[str, Any]]] = [("run", _id_column(ids)), ("target", fold), ("kind", fold),
-                                             ("status", fold), ("category", fold),
-                                             ("started", {"overflow": "fold", "min_width": 10})]
-    if wide:
-        cols.insert(3, ("env", fold))
-    table = _table(*cols)
+    narrow = out.width < WIDE
+    cells: dict[str, list[str]] = {"run": [], "target": [], "kind": [], "env": [], "status": [],
+                                   "category": [], "started": []}
     for r in rows:
         code = r.get("exit_code")
-        status = f"{r['status']}" + (f" ({code})" if code not in (None, 0) else "")
-        values: list[object] = [r["id"], r.get("target"), r.get("kind"), status, r.get("category") or "",
-                                short_time(r.get("started_at"))]
-        if wide:
-            values.insert(3, r.get("env"))
-        _row(table, values)
+        cells["run"].append(str(r["id"]))
+        cells["target"].append(str(r.get("target") or ""))
+        cells["kind"].append(str(r.get("kind") or ""))
+        cells["env"].append(str(r.get("env") or ""))
+        cells["status"].append(f"{r['status']}" + (f" ({code})" if code not in (None, 0) else ""))
+        category = str(r.get("category") or "")
+        cells["category"].append("" if category == r["status"] else category)  # "ok" twice says nothing
+        started = short_time(r.get("started_at"))
+        cells["started"].append(started[5:] if narrow and len(started) == 16 else started)
+    redundant = all(i.endswith(f"/{t}") for i, t in zip(cells["run"], cells["target"], strict=True))
+    priority = ["run", "status", "kind", "started", "category"]  # which failed, and when; why: explain ID
+    if not (narrow and redundant):
+        priority.append("target")
+    if not narrow:
+        priority.append("env")
+    kept = _fitting(out.width, list(cells.items()), priority)
+    titles = [t for t in cells if t in kept]
+    table = _table(*((t, {"no_wrap": True}) for t in titles))
+    for n in range(len(rows)):
+        _row(table, [cells[t][n] for t in titles])
     _print(table, out)
 
 
@@ -106,6 +132,9 @@ def artifacts_table(rows: Sequence[Mapping[str, Any]], out: Console | None = Non
 
 
 def cache_table(entries: Sequence[Mapping[str, Any]], out: Console | None = None) -> None:
+    if not entries:
+        emit("the shared cache is empty (builds fill it with what Packer downloads)", style="dim", stderr=True)
+        return
     out = out or console()
     table = _table(("entry", _id_column([str(e["entry"]) for e in entries])), ("size", {"justify": "right"}),
                    ("last used", {"overflow": "fold"}), ("url", {"overflow": "fold", "ratio": 1}))
