@@ -44,6 +44,20 @@ def test_fmt_recursive_on_packer_without_recursive_flag(local_project: Path) -> 
     assert "a.pkr.hcl" in result.stdout and "b.pkr.hcl" in result.stdout
 
 
+def test_fmt_skips_json_templates_and_checks_the_rest(local_project: Path) -> None:
+    write(local_project / "legacy" / "legacy.json",
+          '{"builders": [{"type": "null", "communicator": "none"}]}\n')
+    toml = local_project / "hybridcore.toml"
+    toml.write_text(toml.read_text() + '\n[targets.legacy]\ntemplate = "legacy/legacy.json"\n')
+    everything = fmt(None, check=True)
+    assert everything.exit_code == 0, everything.stderr
+    assert {t.target for t in everything.targets} == {"file", "null"}
+    assert any("legacy" in w and "HCL2 only" in w for w in everything.warnings), everything.warnings
+    only_json = subprocess.run([*CLI, "fmt", "--check", "legacy"], capture_output=True, text=True)
+    assert only_json.returncode == 2 and "nothing to format" in only_json.stderr, only_json.stderr
+    assert "Traceback" not in only_json.stderr
+
+
 def test_validate_pass_and_fail(local_project: Path) -> None:
     assert validate("file").exit_code == 0
     broken = write(local_project / "templates" / "broken" / "broken.pkr.hcl",

@@ -7,11 +7,12 @@ runs Packer and returns the recorded ``CommandResult``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybridcore.errors import HybridcoreError
+from hybridcore.errors import HybridcoreError, TemplateError
 from hybridcore.packer import binary as binmod
 from hybridcore.packer import driftcheck, preflight, runner
 from hybridcore.packer.config import Project, Target, load_project
@@ -22,14 +23,29 @@ from hybridcore.state import StateStore
 if TYPE_CHECKING:
     from hybridcore.packer.records import CommandResult
 
+_FMT_SUFFIXES = (".pkr.hcl", ".pkrvars.hcl")  # what packer fmt formats
+
 
 def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: bool = True,
         diff: bool = False, project: Project | str | Path | None = None,
         observer: Observer | None = None) -> CommandResult:
     """``packer fmt`` over each target's templates. ``check=True`` reports (exit 3) instead of writing."""
     proj, packer, chosen = _resolve(project, targets)
+    # `packer fmt` formats HCL2 only: a JSON template (legacy or .pkr.json) is skipped with a warning,
+    # so `fmt --check` over a project that still has JSON targets checks the rest instead of failing.
+    skipped = [t for t in chosen if t.template.is_file() and not t.template.name.endswith(_FMT_SUFFIXES)]
+    formattable = [t for t in chosen if t not in skipped]
+    if not formattable:
+        names = ", ".join(t.name for t in skipped)
+        raise TemplateError(f"nothing to format: {names} {'uses' if len(skipped) == 1 else 'use'} a JSON "
+                            f"template, and packer fmt formats HCL2 (.pkr.hcl) only",
+                            hint="`packer hcl2_upgrade` (Packer 1.7+) converts a legacy JSON template to HCL2")
     plans = [plan_target("fmt", proj, t, packer, fmt_check=check, fmt_diff=diff, fmt_recursive=recursive)
-             for t in chosen]
+             for t in formattable]
+    if skipped:
+        note = (f"not formatted: {', '.join(t.name for t in skipped)} (JSON template; packer fmt formats "
+                f"HCL2 only)")
+        plans[0] = dataclasses.replace(plans[0], warnings=(*plans[0].warnings, note))
     return runner.execute("fmt", proj, packer, plans, observer=observer)
 
 
