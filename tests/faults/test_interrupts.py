@@ -9,6 +9,7 @@ first writes its pid into another FIFO (support.Gate), so no test sleeps to "let
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -132,3 +133,24 @@ def test_next_command_marks_killed_run_abandoned(project: Project) -> None:
     status = build_row(project)["status"]
     left = sorted(str(p) for p in blocked.private if p.exists())
     assert (status, left) == ("abandoned", []), f"run {status!r}; private temp folders left behind: {left}"
+
+
+def test_interrupt_stops_only_targets_still_running(project: Project) -> None:
+    gate = project.gate()
+    project.toml(f'[build]\nkill_grace = {KILL_GRACE}\n\n[targets.quick]\ntemplate = "q.pkr.hcl"\n\n'
+                 '[targets.a]\ntemplate = "t.pkr.hcl"\n')
+    project.write("q.pkr.hcl", null_template(["echo done"]))
+    project.write("t.pkr.hcl", null_template(gate.inline()))
+    assert project.run("validate", "quick", "a").returncode == 0
+    # One worker: quick has ended (its future done) before a's provisioner reaches the gate.
+    running = project.start("build", "quick", "a", "--parallel", "1")
+    gate.wait(running.proc)
+    os.kill(running.pid, signal.SIGINT)
+    result = running.finish(HANG)
+    assert result.returncode == 130, result.output[-2000:]
+    log = max((project.root / ".hybridcore" / "logs").glob("*.jsonl")).read_text()
+    stopping = sorted({e["target"] for e in map(json.loads, log.splitlines())
+                       if e.get("event") == "stopping"})
+    assert stopping == ["a"], stopping
+    statuses = {r["target"]: r["status"] for r in runs_json(project) if r["kind"] == "build"}
+    assert statuses == {"quick": "ok", "a": "interrupted"}, statuses

@@ -136,7 +136,7 @@ def _run_targets(s: Session, plans: Sequence[TargetPlan], fingerprints: Mapping[
                 received.append(signal.SIGINT)
                 done = set()
             while received:
-                _announce(s, received.pop(0), plans, pending)
+                _announce(s, received.pop(0), plans, futures, pending)
             if s.options.fail_fast and any(f.result().result.status != Status.OK for f in done):
                 s.fail_fast_tripped = True
                 if not s.cancel.interrupt.is_set():
@@ -150,14 +150,16 @@ def _run_targets(s: Session, plans: Sequence[TargetPlan], fingerprints: Mapping[
 _POLL_S = 0.2   # how often the waiting thread looks at signals received
 
 
-def _announce(s: Session, sig: signal.Signals, plans: Sequence[TargetPlan], pending: set[Any]) -> None:
+def _announce(s: Session, sig: signal.Signals, plans: Sequence[TargetPlan], futures: Sequence[Any],
+              pending: set[Any]) -> None:
     s.operator_stopped = True
     kill = s.cancel.kill.is_set()
     s.emit("*", "interrupt", logging.WARNING, signal=sig.name, grace_s=s.project.kill_grace, kill=kill,
            message="interrupt requested" if not kill else "second interrupt: killing Packer now")
     if not kill:
-        for plan in plans:
-            s.emit(plan.target.name, "stopping", logging.WARNING)
+        for plan, future in zip(plans, futures, strict=True):
+            if future in pending:  # a target that already ended is not stopping
+                s.emit(plan.target.name, "stopping", logging.WARNING)
 
 
 @contextlib.contextmanager
