@@ -493,3 +493,9 @@ def test_lock_timeout_option_reaches_the_runner(fake_packer: FakePacker, project
     assert run(capsys, "build", "web", "--lock-timeout", "1.5").returncode == 0
     bad = run(capsys, "build", "web", "--lock-timeout", "-1")
     assert bad.returncode == 2 and len(fake_packer.calls("build")) == 1
+
+
+def test_the_typer_app_is_importable_from_the_package() -> None:
+    from hybridcore.packer.cli import app
+
+    assert {c.name for c in app.registered_commands} >= {"fmt", "validate", "build", "drift", "plan"}

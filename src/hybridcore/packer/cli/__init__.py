@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
 def __getattr__(name: str) -> object:
     # ``from hybridcore.packer.cli import app``: the Typer app with every command registered.
     if name == "app":
-        from hybridcore.packer.cli import main
+        import importlib
 
-        return main.app
+        # By module path: `from hybridcore.packer.cli import main` would give the function above.
+        return importlib.import_module("hybridcore.packer.cli.main").app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
