@@ -6,6 +6,7 @@ from Packer, templates and users go through ``terminal.clean`` on the way out (i
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,5 +197,28 @@ def interrupted() -> None:
 def os_error(exc: OSError) -> None:
     where = f" ({exc.filename})" if exc.filename else ""
     emit(f"error: {exc.strerror or exc}{where}", stderr=True)
-    emit_wrapped("check that the project folder and .hybridcore/ are writable and the disk has space",
-                 lead="hint: ")
+    emit_wrapped(os_error_hint(exc), lead="hint: ")
+
+
+def os_error_hint(exc: OSError) -> str:
+    """A hint that fits the error's cause (its errno), not one guess for every I/O error."""
+    path = str(exc.filename) if exc.filename else "the file"
+    hints = {
+        errno.EACCES: f"hybridcore may not open {path}: check its owner and permissions (ls -ld), or run "
+                      f"as the user who owns the project",
+        errno.EROFS: f"{path} is on a read-only file system: run from a writable checkout (the state and "
+                     f"run folders are written under .hybridcore/)",
+        errno.ENOSPC: "the disk is full: free space on that file system (runs prune removes old run folders)",
+        errno.EDQUOT: "your disk quota is used up: free space or raise the quota",
+        errno.ENOTDIR: f"a part of {path} is a file where a folder is expected: move that file aside",
+        errno.EISDIR: f"{path} is a folder where a file is expected: check the path",
+        errno.ELOOP: f"{path} is a symlink (or a loop of them) that hybridcore does not follow: replace it "
+                     f"with a real file or folder",
+        errno.ENOENT: f"{path} does not exist (or was removed while the command ran): check the path",
+        errno.EMFILE: "too many open files: raise the limit (ulimit -n) or run fewer targets at once (--parallel)",
+        errno.ENFILE: "the system ran out of file handles: retry when the machine is less busy",
+        errno.EEXIST: f"{path} already exists and was not expected to: move it aside and retry",
+    }
+    hints[errno.EPERM] = hints[errno.EACCES]
+    return hints.get(exc.errno or -1,
+                     "check that the project folder and .hybridcore/ are writable and the disk has space")
