@@ -63,7 +63,18 @@ def _looks_like_legacy(path: Path) -> bool:
 
 
 def _target_name(rel: Path, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", rel.with_suffix("").as_posix() if rel.suffix else rel.as_posix())
+    """The template's path joined by ``-``, without its template suffix, a part said twice in a row
+    said once: ``packer/legacy/legacy.json`` is ``packer-legacy``, ``packer/web`` is ``packer-web``."""
+    text = rel.as_posix()
+    for suffix in (".pkr.hcl", ".pkr.json", ".json", ".hcl"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]
+            break
+    parts: list[str] = []
+    for part in text.split("/"):
+        if part and (not parts or parts[-1] != part):
+            parts.append(part)
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(parts))
     base = base.strip("-.") or "main"
     name, n = base, 2
     while name in taken:

@@ -41,3 +41,12 @@ def test_empty_folder_gets_a_commented_example_and_never_overwrites(tmp_path: Pa
         init_project(tmp_path)
     assert (tmp_path / "hybridcore.toml").read_text() == before
     assert (tmp_path / ".gitignore").read_text().count("artifacts/") == 1
+
+
+def test_target_names_drop_suffixes_and_repeated_parts(tmp_path: Path) -> None:
+    for rel in ("packer/legacy/legacy.json", "images/ubuntu/ubuntu.pkr.hcl", "images/ubuntu/ubuntu-2.pkr.json"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text('{"builders": []}' if rel.endswith("legacy.json") else "")
+    names = set(init_project(tmp_path).targets)
+    assert "packer-legacy" in names and all("legacy-legacy" not in n and ".pkr" not in n for n in names)
+    assert len(load_project(tmp_path).targets) == len(names)
