@@ -74,12 +74,12 @@ def plan_states(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | N
 def _trusted_state(store: StateStore, target: str, env: str, digest: str) -> TargetState:
     row = store.get_trusted(target, env) or {}
     if row.get("reason") == "build":
-        return TargetState(target, "current", f"built by {row.get('trusted_by')}", digest)
+        return TargetState(target, "current", f"built by run {row.get('trusted_by')}", digest)
     for record in store.list_artifacts(target=target, limit=_ARTIFACTS_SCANNED):
         prov = record.get("provenance") or {}
         if prov.get("fingerprint") == digest and prov.get("env") == env:
-            return TargetState(target, "current", f"built as {record.get('build_id')}", digest)
-    return TargetState(target, "build", f"validated by {row.get('trusted_by')}, not built yet", digest)
+            return TargetState(target, "current", f"built as artifact {record.get('build_id')} (same inputs)", digest)
+    return TargetState(target, "build", f"validated by run {row.get('trusted_by')}, not built yet", digest)
 
 
 def document(states: Sequence[TargetState]) -> dict[str, Any]:
