@@ -96,13 +96,14 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         # Parse first, redact what is stored: the collector keeps Packer's identifiers as printed
         # (a secret equal to "null" or "file" must not become builder_type); records, manifests and
         # events redact its values (redact_record with keep=PACKER_IDENTIFIERS).
-        if stream == "stdout":
+        # The collector only takes artifact lines: the substring test spares parsing every other line.
+        if stream == "stdout" and ",artifact," in raw:
             ml = parse_line(raw)
             if ml is not None:
                 collector.feed(ml)
 
     def on_line(stream: str, line: str) -> None:
-        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (process._Sink)
+        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (pipes.Sink)
             s.events.line(target.name, stream, line)
         s.notify(target.name, stream, line)
 
