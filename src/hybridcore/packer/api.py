@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import HybridcoreError
 from hybridcore.packer import binary as binmod
-from hybridcore.packer import driftcheck, preflight, runner
+from hybridcore.packer import driftcheck, preflight
 from hybridcore.packer.config import Project, Target, load_project
 from hybridcore.packer.plan import env_name, plan_target
 from hybridcore.packer.session import Observer, RunOptions
@@ -30,7 +30,7 @@ def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: 
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("fmt", proj, t, packer, fmt_check=check, fmt_diff=diff, fmt_recursive=recursive)
              for t in chosen]
-    return runner.execute("fmt", proj, packer, plans, observer=observer)
+    return _execute("fmt", proj, packer, plans, observer=observer)
 
 
 def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
@@ -43,7 +43,7 @@ def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
-    return runner.execute("validate", proj, packer, plans, observer=observer,
+    return _execute("validate", proj, packer, plans, observer=observer,
                           options=RunOptions(timeout=timeout))
 
 
@@ -70,7 +70,7 @@ def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     options = RunOptions(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
                          lock_timeout=lock_timeout or 0.0,
                          use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
-    return runner.execute("build", proj, packer, plans, options=options, observer=observer)
+    return _execute("build", proj, packer, plans, options=options, observer=observer)
 
 
 def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
@@ -92,6 +92,12 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
         return [c.report(env) for c in driftcheck.compare(store, plans, current, env)]
     finally:
         store.close()
+
+
+def _execute(*args: Any, **kwargs: Any) -> CommandResult:
+    from hybridcore.packer import runner  # loaded here: drift never runs Packer and never needs it
+
+    return runner.execute(*args, **kwargs)
 
 
 def _resolve(project: Project | str | Path | None, targets: str | Sequence[str] | None,

@@ -100,7 +100,7 @@ def _refuse_drifted(s: Session, plans: Sequence[TargetPlan], fingerprints: Seque
         s.events.event(c.plan.target.name, "drift", logging.WARNING, message="build refused: inputs drifted",
                        diff=c.diff.to_dict(), digest=c.current.digest,
                        trusted_digest=c.trusted.digest if c.trusted else None)
-    results.record_refused(s, [c.plan for c in drifted], driftcheck.REFUSED)
+    results.record_refused(s, [c.plan for c in drifted], driftcheck.refused())
     raise driftcheck.refusal(drifted, s.env)
 
 
