@@ -16,11 +16,11 @@ from hybridcore.packer import binary as binmod
 from hybridcore.packer import driftcheck, preflight
 from hybridcore.packer.config import Project, Target, load_project
 from hybridcore.packer.plan import env_name, plan_target
-from hybridcore.packer.session import Observer, RunOptions
 from hybridcore.state import StateStore
 
 if TYPE_CHECKING:
     from hybridcore.packer.records import CommandResult
+    from hybridcore.packer.session import Observer, RunOptions
 
 
 def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: bool = True,
@@ -44,7 +44,7 @@ def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None
     plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
     return _execute("validate", proj, packer, plans, observer=observer,
-                          options=RunOptions(timeout=timeout))
+                          options=_options(timeout=timeout))
 
 
 def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None,
@@ -67,9 +67,9 @@ def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     retries = proj.build_retries if retries is None else retries
     if retries < 0 or (parallel is not None and parallel < 1) or (lock_timeout or 0) < 0:
         raise HybridcoreError("retries and lock_timeout must be >= 0 and parallel >= 1")
-    options = RunOptions(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
-                         lock_timeout=lock_timeout or 0.0,
-                         use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
+    options = _options(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
+                       lock_timeout=lock_timeout or 0.0,
+                       use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
     return _execute("build", proj, packer, plans, options=options, observer=observer)
 
 
@@ -92,6 +92,12 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
         return [c.report(env) for c in driftcheck.compare(store, plans, current, env)]
     finally:
         store.close()
+
+
+def _options(**given: Any) -> RunOptions:
+    from hybridcore.packer.session import RunOptions  # with the runner: drift needs neither
+
+    return RunOptions(**given)
 
 
 def _execute(*args: Any, **kwargs: Any) -> CommandResult:

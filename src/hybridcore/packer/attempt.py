@@ -124,6 +124,7 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                 on_raw_line=on_raw_line if s.kind == "build" else None, timeout=timeout,
                 interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
                 fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
+                on_spawn=lambda pid: s.packer_started.set(),
             ))
             steps.append(step)
             if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):

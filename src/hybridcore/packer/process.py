@@ -88,6 +88,7 @@ class ProcessRequest:
     on_event: EventCallback | None = None   # stop steps as they happen: ("escalate"|"timeout", fields)
     guard: bool = True              # a watchdog kills the child's group if this process dies
     log_max_bytes: int | None = None    # per log file; the rest is dropped with a note
+    on_spawn: Callable[[int], None] | None = None   # the child started (its pid), readers attached
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,11 @@ def run(req: ProcessRequest) -> ProcessOutcome:
     ]
     for t in readers:
         t.start()
+    if req.on_spawn is not None:
+        try:
+            req.on_spawn(proc.pid)
+        except Exception:  # a broken consumer must not leave the child unwatched
+            log.exception("spawn consumer failed")
     deadline = None if req.timeout is None else time.monotonic() + req.timeout
     exited = _ExitWaiter(proc)
     try:

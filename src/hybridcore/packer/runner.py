@@ -87,7 +87,7 @@ def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
             private_dir(s.cache_dir)
     if s.kind != "build":
         results.record_started(s, plans)  # a build's row is written once it holds the build lock
-    _preload()
+    _preload(s.packer_started)
     finished = _run_targets(s, plans, fingerprints)
     return results.command_result(s, plans, finished)
 
@@ -104,11 +104,13 @@ def _refuse_drifted(s: Session, plans: Sequence[TargetPlan], fingerprints: Seque
     raise driftcheck.refusal(drifted, s.env)
 
 
-def _preload() -> None:
+def _preload(packer_started: threading.Event) -> None:
     """Load what is needed only once Packer exits (the pydantic records, the classification rules)
     while Packer runs: Packer is another process, so this overlaps for free (~80 ms of a warm
-    ``validate``, measured with bench/overhead.py)."""
+    ``validate``, measured with bench/overhead.py). It starts once Packer has (or after 1 s): before,
+    its imports would hold the GIL the worker needs to start Packer."""
     def work() -> None:
+        packer_started.wait(1.0)
         # An error here is not lost: whoever needs these next loads them again and meets it there.
         with contextlib.suppress(Exception):
             import hybridcore.packer.records  # noqa: F401
