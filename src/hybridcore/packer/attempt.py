@@ -9,6 +9,7 @@ process layer's logs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridcore import __version__
 from hybridcore.errors import CacheError
@@ -33,6 +34,9 @@ from hybridcore.packer.secrets import PACKER_IDENTIFIERS, prepare_env
 from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for
 from hybridcore.packer.varfile import remove_var_file, var_file_path, write_var_file
+
+if TYPE_CHECKING:
+    from hybridcore.packer.download_progress import DownloadProgress
 
 # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
@@ -246,13 +250,26 @@ def _cache_view(s: Session, plan: TargetPlan, run_dir: Path) -> tuple[Path, list
     entries = []
     for d in downloads_of(plan.info, plan.split.plain):
         try:
-            shared.ensure(d)
+            with download_progress_of(s, plan.target.name, d.entry, plan.redactor(d.urls[0])) as progress:
+                shared.ensure(d, on_progress=progress)
             entries.append(d.entry)
             s.events.event(plan.target.name, "cache", entry=d.entry, url=plan.redactor(d.urls[0]))
         except CacheError as exc:
             # Let Packer try the download itself: its error is the one to classify and show.
             s.events.event(plan.target.name, "cache-miss", logging.WARNING, message=plan.redactor(exc.message))
     return shared.view(run_dir / "packer-cache", entries), entries
+
+
+def download_progress_of(s: Session, target: str, entry: str, url: str) -> DownloadProgress:
+    """How one download into the shared cache is shown: a Rich bar when the observer has a terminal
+    console for it (the CLI on a TTY), else ``download-progress`` events in the command's event log
+    (and to the observer). ``url`` is already redacted."""
+    from hybridcore.packer.download_progress import download_progress
+
+    get = getattr(s.observer, "progress_console", None)
+    label = url.rsplit("/", 1)[-1] or entry
+    return download_progress(label, console=get() if get is not None else None,
+                             emit=functools.partial(s.emit, target), entry=entry, url=url)
 
 
 def _check_shared_cache(s: Session, target: str, entries: list[str]) -> None:

@@ -10,9 +10,13 @@ Used for pipes and CI logs, and on a terminal when there is no live table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from hybridcore.packer.console.terminal import clean, colour, emit, styled, write_line
+from hybridcore.packer.console.terminal import clean, colour, console, emit, is_terminal, styled, write_line
 from hybridcore.packer.machine_readable import unescape
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def packer_text(line: str) -> tuple[list[str], bool] | None:
@@ -83,3 +87,10 @@ class LinePrinter:
 
     def state(self, target: str, state: str, detail: str = "") -> None:
         """Plain lines have no table to update; states that matter arrive as messages."""
+
+    def progress_console(self) -> Console | None:
+        """Where a download's progress bar is drawn: stderr when it is a terminal; None in pipes and
+        logs, where the download's ``download-progress`` events (the event log) say how it goes."""
+        if not is_terminal(stderr=True):
+            return None
+        return console(stderr=True)
