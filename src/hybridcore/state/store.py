@@ -133,6 +133,8 @@ class StateStore:
             if isinstance(self._locker, AdvisoryLocker):
                 self._locker.close()
             self._locker = None
+            if self._fast is not None:
+                self._fast.close()  # the kept connection: its close checkpoints the WAL once
             if self._full is not None:
                 self._full.close()
                 self._full = None
