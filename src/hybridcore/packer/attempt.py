@@ -25,7 +25,6 @@ from hybridcore.errors import CacheError
 from hybridcore.files import atomic_write_json, private_dir
 from hybridcore.logs import now_iso
 from hybridcore.packer import artifacts as artmod
-from hybridcore.packer.classify import Classification, classify, interrupted, timed_out
 from hybridcore.packer.machine_readable import ArtifactCollector, RawArtifact, parse_line
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.process import TAIL_BYTES, FifoLog, ProcessOutcome, ProcessRequest
@@ -36,14 +35,12 @@ from hybridcore.packer.status import Status, exit_code_for
 from hybridcore.packer.varfile import remove_var_file, var_file_path, write_var_file
 
 if TYPE_CHECKING:
+    from hybridcore.packer.classify import Classification
     from hybridcore.packer.download_progress import DownloadProgress
 
 # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
 _FMT_UNFORMATTED = 3   # `packer fmt -check` exit code for "files need formatting"
-UNFORMATTED = Classification(retryable=False, category="unformatted",
-                             hint="run 'hybridcore-packer fmt' to rewrite the files (see --diff)",
-                             rule="fmt-check")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +155,8 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                        "replaces them")
             s.warnings.append(message)
             s.events.event(target.name, "warning", logging.WARNING, message=message)
+    from hybridcore.packer.classify import Classification  # after Packer: off the path to starting it
+
     classification = _classify(s, outcome, status, judged_code, timeout, run_dir / "packer.log")
     if any("disk full" in note for note in outcome.log_notes) and status in (Status.OK, Status.FAILED):
         # Logs were lost: whatever Packer said, this run cannot be vouched for.
@@ -213,12 +212,15 @@ def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Statu
 
 def _classify(s: Session, outcome: ProcessOutcome, status: Status, packer_code: int,
               timeout: float | None, packer_log: Path) -> Classification:
+    from hybridcore.packer.classify import Classification, classify, interrupted, timed_out
+
     if status == Status.INTERRUPTED:
         return interrupted()
     if status == Status.TIMEOUT:
         return timed_out(timeout or 0)
     if status == Status.UNFORMATTED:
-        return UNFORMATTED
+        return Classification(retryable=False, category="unformatted", rule="fmt-check",
+                              hint="run 'hybridcore-packer fmt' to rewrite the files (see --diff)")
     return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules,
                     log_tail=_log_tail(packer_log) if packer_code != 0 else None)
 
