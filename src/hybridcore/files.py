@@ -31,6 +31,7 @@ __all__ = [
     "atomic_writer",
     "open_private",
     "private_dir",
+    "refuse_link",
 ]
 
 _TEMP_ATTEMPTS = 100
@@ -53,13 +54,21 @@ def private_dir(path: Path) -> Path:
     :class:`UnsafeFolder` is raised rather than writing private files wherever the link points.
     """
     if not _make_dirs(path):
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafeFolder(f"{path} is a symlink; hybridcore keeps its private files only in a real "
-                               f"folder, never through a link")
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafeFolder(f"{path} is not a folder; hybridcore needs a private folder there")
+        refuse_link(path)
     return path
+
+
+def refuse_link(path: Path) -> None:
+    """Raise :class:`UnsafeFolder` if ``path`` exists and is a symlink or not a folder."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeFolder(f"{path} is a symlink; hybridcore keeps its private files only in a real "
+                           f"folder, never through a link")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeFolder(f"{path} is not a folder; hybridcore needs a private folder there")
 
 
 def _make_dirs(path: Path) -> bool:

@@ -42,10 +42,15 @@ def now_iso() -> str:
 class EventLog:
     """One command's event stream: thread-safe, append-only, 0600."""
 
-    def __init__(self, path: Path | None, command_id: str) -> None:
+    def __init__(self, path: Path | None, command_id: str, *, max_line_bytes: int | None = None) -> None:
         self.command_id = command_id
         self.path = path
         self._lock = threading.Lock()
+        # Packer's lines are bounded like the run's own logs ([build] log_max_mb); the wrapper's
+        # events (a handful per target: start, retry, artifact, finish) are always written.
+        self._max_line_bytes = max_line_bytes
+        self._line_budget: dict[str, int] = {}   # per target, like each target's own logs
+        self._dropped: dict[str, int] = {}
         self._fh: IO[str] | None = None
         # '"command_id": ..., "target": ..., "stream": ..., "line": ' per (target, stream).
         self._line_middle: dict[tuple[str, str], str] = {}
@@ -65,7 +70,27 @@ class EventLog:
             middle = self._line_middle[(target, stream)] = (
                 f'"command_id": {encode_basestring(self.command_id)}, "target": {encode_basestring(target)}, '
                 f'"stream": {encode_basestring(stream)}, "line": ')
-        self._write_text(f'{{"time": "{now_iso()}", {middle}{encode_basestring(line)}}}\n')
+        text = f'{{"time": "{now_iso()}", {middle}{encode_basestring(line)}}}\n'
+        if self._max_line_bytes is not None:
+            with self._lock:
+                left = self._line_budget.get(target, self._max_line_bytes) - len(text)
+                self._line_budget[target] = left
+                if left < 0:
+                    self._dropped[target] = self._dropped.get(target, 0) + 1
+                first_over = left < 0 and self._dropped[target] == 1
+            if left < 0:
+                if not first_over:
+                    return
+                self.event(target, "log_truncated", logging.WARNING,
+                           message="event log reached [build] log_max_mb: Packer's further lines are "
+                                   "only in the run's stdout.log/stderr.log (also capped)")
+                return
+        self._write_text(text)
+
+    def lines_dropped(self, target: str) -> int:
+        """Packer lines of ``target`` left out of the event log by its cap."""
+        with self._lock:
+            return self._dropped.get(target, 0)
 
     def event(self, target: str, event: str, level: int = logging.INFO, **fields: Any) -> None:
         """A wrapper decision (start, drift, retry, finish...)."""

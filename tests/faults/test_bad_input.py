@@ -232,7 +232,6 @@ def test_markup_in_cache_url_listed_literally(project: Project) -> None:
 # ------------------------------------------------------------------------- the wrapper's own folders
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: targets a, a_ and a. share one run folder")
 def test_similar_target_names_get_distinct_run_folders(project: Project) -> None:
     names = ["a", "a_", "a."]
     project.toml("".join(f'[targets.{json.dumps(n)}]\ntemplate = "t.pkr.hcl"\n\n' for n in names))
@@ -249,10 +248,8 @@ def test_similar_target_names_get_distinct_run_folders(project: Project) -> None
 
 
 @pytest.mark.parametrize("folder", [
-    pytest.param(".hybridcore", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a symlinked .hybridcore/ is followed, its target chmodded 0700")),
-    pytest.param("artifacts", marks=pytest.mark.xfail(
-        strict=True, reason="issue 10: a symlinked artifacts/ is followed, its target chmodded 0700")),
+    ".hybridcore",
+    "artifacts",
     ".hybridcore/runs",
     ".hybridcore/logs",
 ])

@@ -76,3 +76,21 @@ def test_a_closed_log_drops_writes_quietly(tmp_path: Path) -> None:
     log.line("web", "stdout", "late")
     log.event("web", "late")
     assert path.read_text() == ""
+
+
+def test_packer_lines_are_capped_per_target_and_wrapper_events_never(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    log = EventLog(path, "C4", max_line_bytes=4096)
+    for i in range(1000):
+        log.line("a", "stdout", f"line {i:04d} " + "x" * 40)
+        if i < 10:
+            log.line("b", "stdout", "short")
+    log.event("a", "finish", status="ok")
+    log.close()
+    events = [json.loads(x) for x in path.read_text().splitlines()]
+    a_lines = [e for e in events if e["target"] == "a" and "line" in e]
+    assert 0 < len(a_lines) < 1000 and sum(len(json.dumps(e)) for e in a_lines) <= 4096 + 200
+    assert len([e for e in events if e["target"] == "b" and "line" in e]) == 10
+    notes = [e for e in events if e.get("event") == "log_truncated"]
+    assert [n["target"] for n in notes] == ["a"] and "log_max_mb" in notes[0]["message"]
+    assert events[-1]["event"] == "finish" and log.lines_dropped("a") == 1000 - len(a_lines)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import stat
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -33,13 +35,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from hybridcore.errors import CacheError
-from hybridcore.files import atomic_write_bytes, atomic_writer, open_private, private_dir
+from hybridcore.files import atomic_write_bytes, atomic_writer, open_private, private_dir, refuse_link
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 INDEX = "index.json"
 OnProgress = Callable[[int, int | None], None]   # (bytes written so far, total or None)
 _HASHES = {"md5", "sha1", "sha256", "sha512"}
 _CHUNK = 1 << 20
+_QUARANTINED = re.compile(r"^[^.].*\.[0-9]+$")  # quarantine(): "<entry>.<seconds>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,29 +255,37 @@ class SharedCache:
         return report
 
     def prune(self, older_than_days: float) -> list[str]:
-        """Remove entries not used for ``older_than_days`` days (and the quarantine of that age)."""
+        """Remove entries hybridcore recorded and nobody used for ``older_than_days`` days, and
+        quarantined copies of that age. A file the index does not record is not ours: left alone,
+        whatever its age; nothing is removed through a link."""
         from filelock import FileLock
 
         cutoff = time.time() - older_than_days * 86400
         removed = []
         private_dir(self.root)
+        qdir = self.root / ".quarantine"
+        refuse_link(qdir)  # before anything is removed: a planted link fails the whole prune
         private_dir(self.root / ".locks")
         for item in self.entries():
+            if not item["tracked"]:
+                continue
             # The entry's own lock: a build fetching or linking it right now is not pulled from under.
             with FileLock(str(self.root / ".locks" / f"{item['entry']}.lock"), timeout=3600):
                 meta = self.index().get(item["entry"], {})
                 path = self.root / item["entry"]
-                if not path.exists():
+                if not meta or not path.exists():
                     continue
-                last = meta.get("last_used") or path.stat().st_mtime
+                last = meta.get("last_used") or path.lstat().st_mtime
                 if last < cutoff:
                     path.unlink()
                     self._update_index(item["entry"], None)
                     removed.append(item["entry"])
-        qdir = self.root / ".quarantine"
         if qdir.is_dir():
             for path in qdir.iterdir():
-                if path.stat().st_mtime < cutoff and path.name != "reasons.log":
+                # Only what quarantine() moved there: "<entry>.<seconds>", a file or link, never a folder.
+                st = path.lstat()
+                if (_QUARANTINED.match(path.name) and not stat.S_ISDIR(st.st_mode)
+                        and st.st_mtime < cutoff):
                     path.unlink()
         return removed
 

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import ConfigError, TemplateNotFound, UnknownTarget
+from hybridcore.files import refuse_link
 from hybridcore.packer.config_keys import SECTION_KEYS, TARGET_KEYS, TOP_LEVEL, did_you_mean, names
 
 PROJECT_FILE = "hybridcore.toml"
 _TARGET_KEYS = names(TARGET_KEYS)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A name kept as its own folder name: no leading or trailing separator, no "..", no "~".
+_PLAIN_SLUG_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*(?<=[A-Za-z0-9])$")
 _VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A value this large is a mistake (a file pasted in), and it would travel through every record.
@@ -47,14 +50,19 @@ class Target:
 
     @property
     def slug(self) -> str:
-        """A file-system-safe name for per-target folders, at most 36 characters (run ids are
-        ``<26-char command id>/<slug>`` and must fit 64)."""
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_.") or "target"
-        if len(slug) > 36:
-            import hashlib
+        """This target's folder name under a command's run folder: at most 36 characters, and
+        different for different names (run ids are ``<26-char command id>/<slug>`` and must fit 64).
 
-            slug = slug[:27] + "-" + hashlib.sha1(self.name.encode(), usedforsecurity=False).hexdigest()[:8]
-        return slug
+        A name that is already a plain file name is its own slug. Any other name (``a_``, ``a.``,
+        an ad-hoc template path, a long name) is made safe and given ``~`` and a hash of the name:
+        ``~`` never occurs in a name kept as it is, so ``a``, ``a_`` and ``a.`` cannot share a folder.
+        """
+        if len(self.name) <= 36 and _PLAIN_SLUG_RE.match(self.name):
+            return self.name
+        import hashlib
+
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name).strip("_.")[:27] or "target"
+        return f"{safe}~{hashlib.sha1(self.name.encode(), usedforsecurity=False).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,13 @@ class Project:
     @property
     def artifacts_dir(self) -> Path:
         return self.root / "artifacts"
+
+    @property
+    def own_folders(self) -> tuple[Path, ...]:
+        """The folders only the wrapper writes in (the cache is not one: it may be a shared link)."""
+        state = self.state_dir
+        return (state, state / "runs", state / "logs", state / "parsed", state / "upgrade",
+                self.artifacts_dir)
 
     @property
     def default_cache_dir(self) -> Path:
@@ -169,8 +184,14 @@ def load_project(start: Path | str | None = None) -> Project:
     else:
         root, cfg = find_root(start_path)
     if cfg is None:
-        return Project(root=root, config_path=None, targets={})
-    return parse_project(cfg.read_bytes(), root=root, config_path=cfg)
+        project = Project(root=root, config_path=None, targets={})
+    else:
+        project = parse_project(cfg.read_bytes(), root=root, config_path=cfg)
+    # Before any command writes: the wrapper's own folders must be real folders, never links that
+    # would carry its records (and a chmod 0700) somewhere else.
+    for folder in project.own_folders:
+        refuse_link(folder)
+    return project
 
 
 def parse_project(data: bytes, *, root: Path, config_path: Path) -> Project:

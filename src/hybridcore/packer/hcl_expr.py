@@ -17,7 +17,7 @@ from hybridcore.packer.hcl_parser import Parser
 from hybridcore.packer.hcl_values import Env, ExprError, Node, Unknown, is_unknown, to_text
 
 __all__ = ["Env", "ExprError", "Unknown", "compile_expr", "compile_template", "evaluate_raw", "is_unknown",
-           "to_text", "unquote"]
+           "literal", "to_text", "unquote"]
 
 
 def compile_expr(text: str) -> Node:
@@ -78,6 +78,11 @@ def evaluate_raw(raw: Any, env: Env) -> Any:
     if isinstance(raw, Sequence) and not isinstance(raw, str | bytes):
         return [evaluate_raw(v, env) for v in raw]
     return raw
+
+
+def literal(raw: Any) -> Any:
+    """A value as python-hcl2 gives it, evaluated with no variables and no functions."""
+    return evaluate_raw(raw, Env({}, _NoFunctions()))
 
 
 def unquote(label: str) -> str:

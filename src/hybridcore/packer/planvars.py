@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 from hybridcore.errors import ConfigError, MalformedVar
 from hybridcore.packer.config import Target
+from hybridcore.packer.preflight import check_var_file
 from hybridcore.packer.secrets import (
     MIN_SECRET_LEN,
     Redactor,
@@ -34,7 +36,7 @@ from hybridcore.packer.secrets import (
     secret_texts,
     valid_var_name,
 )
-from hybridcore.packer.templates import TemplateInfo
+from hybridcore.packer.templates import TemplateInfo, sensitive_literal_defaults
 from hybridcore.packer.varfile import GeneratedVarFile, render_var_file
 
 __all__ = ["INJECTED", "RESERVED", "PlannedVars", "auto_var_files", "parse_var_file", "plan_vars"]
@@ -98,6 +100,9 @@ def plan_vars(
     files = [*auto_var_files(info), *var_files]
     texts |= _var_file_secrets(files, declared, parsed, info.kind)
     texts |= _env_secrets(info, declared, parsed, base_env)
+    # A literal default of a sensitive variable is still a secret (committed, but printed all the same).
+    for default in sensitive_literal_defaults(info).values():
+        texts |= {t for t in secret_texts(default) if len(t) >= MIN_SECRET_LEN}
     redactor = env_redactor(base_env, texts)
     warnings = _warnings(target, info, parsed, values, declared)
     return PlannedVars(
@@ -225,6 +230,9 @@ def _var_file_secrets(files: Sequence[Path], declared: set[str], parsed: bool, k
     texts: set[str] = set()
     watched = declared | {RESERVED}
     for path in files:
+        if not os.path.lexists(path):
+            continue  # the fingerprint reports a missing input
+        check_var_file(path)  # a FIFO, device, folder or huge file: refused before anything reads it
         try:
             blob = path.read_bytes()
         except OSError:

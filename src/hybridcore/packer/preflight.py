@@ -1,9 +1,9 @@
 """Preconditions, all checked before Packer starts (DESIGN.md: "Nothing is started when the state cannot be
 written").
 
-- The template: a readable regular text file (or a folder of them) within a size bound. A binary file, a
-  FIFO or a device is refused fast (exit 2) and a FIFO is never opened blocking: Packer would hang on it
-  or chew through megabytes of garbage, and so would the template parser.
+- The template and every var file: a readable regular text file (or a folder of templates) within a
+  size bound. A binary file, a FIFO or a device is refused fast (exit 2) and a FIFO is never opened
+  blocking: Packer would hang on it or chew through megabytes of garbage, and so would the parsers.
 - The state: a write transaction commits now (read-only bind mount, full disk, corrupt or locked file),
   and the state folder has room for the run's logs.
 
@@ -52,39 +52,49 @@ def check_templates(paths: Iterable[Path]) -> None:
 
 
 def check_template(path: Path) -> None:
+    check_text_file(path, "template", fix="point the target's 'template' at a .pkr.hcl/.pkr.json file "
+                                          "or a folder of them")
+
+
+def check_var_file(path: Path) -> None:
+    """A var file is read by the wrapper (for its secrets) and by Packer: bounded like a template."""
+    check_text_file(path, "var file", fix="point --var-file (or 'var_files') at a .pkrvars.hcl or "
+                                          ".json file")
+
+
+def check_text_file(path: Path, what: str, *, fix: str) -> None:
+    """Raise TemplateError (exit 2) unless ``path`` is a regular, readable UTF-8 text file of at most
+    TEMPLATE_MAX_BYTES; never blocks on a FIFO and never reads past the bound."""
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise TemplateError(f"cannot read template {path}: {exc.strerror}",
+        raise TemplateError(f"cannot read {what} {path}: {exc.strerror}",
                             hint="check that the file exists and is readable") from exc
     if not stat.S_ISREG(st.st_mode):
-        raise TemplateError(f"template {path} is not a regular file ({_kind(st.st_mode)})",
-                            hint="point the target's 'template' at a .pkr.hcl/.pkr.json file or a folder of them")
+        raise TemplateError(f"{what} {path} is not a regular file ({_kind(st.st_mode)})", hint=fix)
     if st.st_size > TEMPLATE_MAX_BYTES:
-        raise TemplateError(f"template {path} is {st.st_size} bytes; templates over "
+        raise TemplateError(f"{what} {path} is {st.st_size} bytes; {what}s over "
                             f"{TEMPLATE_MAX_BYTES >> 20} MiB are refused",
-                            hint="is this really a Packer template? split it or point at the right file")
+                            hint=f"is this really a Packer {what}? split it or point at the right file")
     try:
         # O_NONBLOCK: if the file was swapped for a FIFO since stat, opening still returns at once.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise TemplateError(f"cannot read template {path}: {exc.strerror}",
+        raise TemplateError(f"cannot read {what} {path}: {exc.strerror}",
                             hint="check the file's permissions") from exc
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise TemplateError(f"template {path} is not a regular file",
-                                hint="point the target's 'template' at a .pkr.hcl/.pkr.json file")
+            raise TemplateError(f"{what} {path} is not a regular file", hint=fix)
         data = os.read(fd, TEMPLATE_MAX_BYTES + 1)
     finally:
         os.close(fd)
     if b"\x00" in data:
-        raise TemplateError(f"template {path} is a binary file (it contains NUL bytes)",
-                            hint="point the target's 'template' at a Packer template (.pkr.hcl or .pkr.json)")
+        raise TemplateError(f"{what} {path} is a binary file (it contains NUL bytes)", hint=fix)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TemplateError(f"template {path} is not UTF-8 text (invalid byte at offset {exc.start})",
-                            hint="save the template as UTF-8; Packer reads templates as UTF-8") from exc
+        raise TemplateError(f"{what} {path} is not UTF-8 text (invalid byte at offset {exc.start})",
+                            hint=f"save the {what} as UTF-8; Packer reads it as UTF-8") from exc
 
 
 def _kind(mode: int) -> str:

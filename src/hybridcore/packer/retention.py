@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from hybridcore.errors import ConfigError
+from hybridcore.files import refuse_link
 from hybridcore.ids import ULID_PATTERN, ulid_time_ms
 
 _ULID = re.compile(f"^{ULID_PATTERN}$")
@@ -35,15 +35,10 @@ class PruneResult:
 
 
 def _own_dir(path: Path) -> bool:
-    """True for a real folder; False when absent. A symlink where our folder should be is refused."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISDIR(st.st_mode):
-        raise ConfigError(f"{path} is not a folder hybridcore created (a symlink or a file); not pruning it",
-                          hint=f"move {path} aside; hybridcore never follows links out of its state folder")
-    return True
+    """True for a real folder; False when absent. A symlink or file where our folder should be is
+    refused (:class:`UnsafeFolder`): pruning never follows links out of the state folder."""
+    refuse_link(path)
+    return path.exists()
 
 
 def _size(path: Path) -> int:

@@ -51,7 +51,8 @@ def execute(kind: Kind, project: Project, packer: PackerBinary, plans: Sequence[
     artmod.git_state.cache_clear()  # provenance must reflect the repository as of this command
     private_dir(project.state_dir)
     private_dir(project.state_dir / "runs")
-    events = EventLog(project.state_dir / "logs" / f"{command_id}.jsonl", command_id)
+    events = EventLog(project.state_dir / "logs" / f"{command_id}.jsonl", command_id,
+                      max_line_bytes=project.log_max_mb << 20)
     try:
         store = StateStore.for_root(project.root)
         try:

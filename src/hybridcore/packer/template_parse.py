@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridcore.errors import TemplateError
-from hybridcore.packer.hcl_expr import unquote
+from hybridcore.packer.hcl_expr import literal, unquote
 
 PARSER_VERSION = "5"  # bump when the summary's shape changes, to invalidate cached summaries
 _ENV_DEFAULT = re.compile(r'^\$\{\s*env\(\s*"([^"]+)"\s*\)\s*\}$')
@@ -30,6 +30,25 @@ def summarise(path: Path, data: bytes, kind: str) -> dict[str, Any]:
         raw = _json(path, data)
         return _legacy(raw) if kind == "json" else _hcl(_quoted(raw))
     return _hcl(_parse_hcl(path, data))
+
+
+def sensitive_defaults(path: Path, data: bytes, kind: str) -> dict[str, Any]:
+    """The literal defaults of sensitive variables, as values: secrets the wrapper must redact.
+
+    Kept out of :func:`summarise` on purpose: summaries are cached on disk, these never are."""
+    if kind == "json":
+        raw = _json(path, data)
+        names = set(raw.get("sensitive-variables") or [])
+        variables = raw.get("variables") or {}
+        return {n: v for n, v in variables.items() if n in names and v and not _LEGACY_ENV.match(str(v))}
+    raw = _quoted(_json(path, data)) if path.name.endswith(".pkr.json") else _parse_hcl(path, data)
+    out: dict[str, Any] = {}
+    for name, attrs in _labelled(raw, "variable"):
+        if isinstance(attrs, dict) and attrs.get("sensitive") is True and "default" in attrs:
+            default = attrs["default"]
+            if default not in _EMPTY and not (isinstance(default, str) and _ENV_DEFAULT.match(default)):
+                out[name] = literal(default)
+    return out
 
 
 def _json(path: Path, data: bytes) -> dict[str, Any]:

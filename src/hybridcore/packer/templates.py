@@ -20,7 +20,7 @@ from typing import Any
 
 from hybridcore.errors import TemplateError, TemplateNotFound
 from hybridcore.files import atomic_write_bytes, private_dir
-from hybridcore.packer.template_parse import PARSER_VERSION, summarise
+from hybridcore.packer.template_parse import PARSER_VERSION, sensitive_defaults, summarise
 
 __all__ = ["Block", "BuildSpec", "Resolution", "TemplateInfo", "Variable", "analyze", "interpolate",
            "load_summary", "template_files", "unparsed"]
@@ -195,6 +195,18 @@ def analyze(path: Path, *, cache_dir: Path | None = None, workdir: Path | None =
         builds=builds, locals=local_values, required_plugins=required_plugins,
         required_version=required_version, manifest_outputs=tuple(manifests), data_sources=tuple(data),
     )
+
+
+def sensitive_literal_defaults(info: TemplateInfo) -> dict[str, Any]:
+    """The literal defaults of ``info``'s sensitive variables, read again from its files (never from
+    the cache, which does not hold them). Only templates that have one pay for the second parse."""
+    if not any(v.sensitive and v.has_literal_default for v in info.variables.values()):
+        return {}
+    out: dict[str, Any] = {}
+    for path in info.files:
+        with contextlib.suppress(OSError, TemplateError):
+            out.update(sensitive_defaults(path, path.read_bytes(), info.kind))
+    return out
 
 
 def unparsed(path: Path, *, workdir: Path | None = None) -> TemplateInfo:

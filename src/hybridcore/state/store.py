@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import StateError
+from hybridcore.files import private_dir
 from hybridcore.state import queries, registry
 from hybridcore.state.backend import Tx, one
 from hybridcore.state.common import (
@@ -35,8 +36,8 @@ from hybridcore.state.common import (
 )
 from hybridcore.state.errors import LockTimeout
 from hybridcore.state.fast import FastBackend
+from hybridcore.state.liveness import why_abandoned
 from hybridcore.state.locks import AdvisoryLocker, BuildLock, FileLocker, Held, holder_is_stale, pg_holder_pid
-from hybridcore.state.sweep import why_abandoned
 
 if TYPE_CHECKING:
     from hybridcore.state.engine import SqlAlchemyBackend
@@ -68,10 +69,8 @@ class StateStore:
         url = os.environ.get(STATE_URL_ENV, "").strip()
         if url:
             return cls(url)
-        folder = Path(root) / ".hybridcore"
-        if not folder.exists():
-            folder.mkdir(parents=True, mode=0o700, exist_ok=True)
-            folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        # A symlinked .hybridcore/ is refused (UnsafeFolder), never followed to keep state elsewhere.
+        folder = private_dir(Path(root) / ".hybridcore")
         return cls(f"sqlite:///{(folder / 'state.db').absolute()}")
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,18 @@ def test_prune_by_age(tmp_path: Path, server: Server) -> None:
     assert cache.prune(older_than_days=1) == []
     assert cache.prune(older_than_days=0) == [d.entry]
     assert cache.entries() == []
+
+
+def test_prune_leaves_untracked_files_and_foreign_quarantine_names(tmp_path: Path) -> None:
+    cache = SharedCache(tmp_path / "c")
+    (tmp_path / "c" / ".quarantine").mkdir(parents=True)
+    users = tmp_path / "c" / "users.iso"
+    users.write_bytes(b"u")
+    odd = tmp_path / "c" / ".quarantine" / "notes.txt"
+    odd.write_text("n")
+    ours = tmp_path / "c" / ".quarantine" / "abc.iso.946684800"
+    ours.write_text("q")
+    for p in (users, odd, ours):
+        os.utime(p, (946684800, 946684800))
+    assert cache.prune(0) == []
+    assert users.exists() and odd.exists() and not ours.exists()

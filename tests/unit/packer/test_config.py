@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hybridcore.errors import ConfigError, TemplateNotFound, UnknownTarget
-from hybridcore.packer.config import load_project
+from hybridcore.files import UnsafeFolder
+from hybridcore.packer.config import Target, load_project
 
 
 def _project(tmp_path: Path, toml: str) -> Path:
@@ -66,7 +69,7 @@ def test_missing_template_and_unknown_target(tmp_path: Path) -> None:
 def test_adhoc_template_path(tmp_path: Path) -> None:
     p = load_project(_project(tmp_path, ""))
     (t,) = p.resolve(["t/a.pkr.hcl"], cwd=tmp_path)
-    assert t.adhoc and t.name == "t/a.pkr.hcl" and t.slug == "t_a.pkr.hcl"
+    assert t.adhoc and t.name == "t/a.pkr.hcl" and t.slug.startswith("t_a.pkr.hcl~")
 
 
 @pytest.mark.parametrize(("toml", "says"), [
@@ -126,3 +129,30 @@ def test_reference_lists_every_accepted_key() -> None:
     for section, keys in SECTION_KEYS.items():
         for key in keys:
             assert f"`[{section}] {key.name}`" in ref
+
+
+_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.~/ -]{0,50}", fullmatch=True)
+
+
+@given(a=_NAMES, b=_NAMES)
+def test_different_target_names_never_share_a_run_folder(a: str, b: str) -> None:
+    sa, sb = Target(a, Path("t")).slug, Target(b, Path("t")).slug
+    assert (sa == sb) == (a == b)
+    for s in (sa, sb):
+        assert len(s) <= 36 and "/" not in s and not s.startswith((".", "_"))
+
+
+def test_a_plain_name_is_its_own_folder_name() -> None:
+    assert [Target(n, Path("t")).slug for n in ("a", "ubuntu-22.04", "web_1")] == ["a", "ubuntu-22.04", "web_1"]
+    assert len({Target(n, Path("t")).slug for n in ("a", "a_", "a.", "a..")}) == 4
+
+
+@pytest.mark.parametrize("folder", [".hybridcore", ".hybridcore/logs", "artifacts"])
+def test_a_symlinked_own_folder_is_refused_on_load(tmp_path: Path, folder: str) -> None:
+    (tmp_path / "hybridcore.toml").write_text("")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / folder).symlink_to(elsewhere)
+    with pytest.raises(UnsafeFolder, match="symlink"):
+        load_project(tmp_path)

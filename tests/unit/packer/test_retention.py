@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hybridcore.errors import ConfigError
+from hybridcore.files import UnsafeFolder
 from hybridcore.ids import _encode
 from hybridcore.packer.retention import command_ids, prune
 
@@ -70,7 +71,7 @@ def test_symlinked_runs_folder_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     os.symlink(outside, state / "runs")
-    with pytest.raises(ConfigError, match="symlink"):
+    with pytest.raises(UnsafeFolder, match="symlink"):
         prune(state, older_than_days=0, now_ms=NOW)
     assert len(list(outside.iterdir())) == 1
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hybridcore.packer.templates import analyze, interpolate
+from hybridcore.packer.templates import analyze, interpolate, sensitive_literal_defaults
 
 pytestmark = pytest.mark.unit
 
@@ -111,3 +111,25 @@ def test_analysis_cache_is_private_and_reused(tmp_path: Path) -> None:
     assert analyze(tmp_path / "t.pkr.hcl", cache_dir=cache).sensitive_names() == frozenset()  # from the cache
     entry.write_text("[]")  # not a summary: parsed again
     assert analyze(tmp_path / "t.pkr.hcl", cache_dir=cache).sensitive_names() == {"x"}
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("t.pkr.hcl", 'variable "pw" {\n  sensitive = true\n  default = "Lit-Secret-1"\n}\n'
+                  'variable "m" {\n  sensitive = true\n  default = { a = ["Inner-2"] }\n}\n'
+                  'variable "e" {\n  sensitive = true\n  default = env("X")\n}\n'
+                  'variable "open" {\n  default = "not-a-secret"\n}\n'),
+    ("t.pkr.json", '{"variable": {"pw": {"sensitive": true, "default": "Lit-Secret-1"},'
+                   ' "m": {"sensitive": true, "default": {"a": ["Inner-2"]}},'
+                   ' "open": {"default": "not-a-secret"}}}'),
+    ("t.json", '{"variables": {"pw": "Lit-Secret-1", "m": "Inner-2", "e": "{{env `X`}}", "open": "x"},'
+               ' "sensitive-variables": ["pw", "m", "e"], "builders": [{"type": "null"}]}'),
+])
+def test_sensitive_literal_defaults_are_read_but_never_cached(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    cache = tmp_path / "parsed"
+    info = analyze(tmp_path / name, cache_dir=cache)
+    found = sensitive_literal_defaults(info)
+    assert set(found) == {"pw", "m"}
+    assert found["pw"] == "Lit-Secret-1" and "Inner-2" in str(found["m"])
+    cached = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    assert cached and b"Lit-Secret-1" not in cached and b"Inner-2" not in cached
