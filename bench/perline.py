@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import header
 
 from hybridcore.logs import EventLog
-from hybridcore.packer import process
+from hybridcore.packer import pipes, process
 from hybridcore.packer.machine_readable import ArtifactCollector, parse_line
 from hybridcore.packer.secrets import Redactor
 
@@ -88,23 +88,25 @@ def measure(n: int, repeat: int) -> dict[str, float]:
         figures["EventLog.line (JSONL event)"] = best(repeat, n, lambda: [events.line("t", "stdout", t) for t in text])
         events.close()
 
+        source = base / "packer-stdout.txt"   # a real file descriptor, as a pipe gives the reader
+        source.write_bytes(raw)
+
         def pump(on_line: process.LineCallback | None) -> None:
             with (base / "stdout.log").open("wb") as sink:
-                process._pump(io.BytesIO(raw), sink, process._Tail(process.TAIL_BYTES), "stdout", redact, on_line)
+                pipes.pump(source.open("rb"), pipes.Sink(sink, None), pipes.Tail(process.TAIL_BYTES), "stdout",
+                           redact, on_line)
 
         figures["process reader (decode, redact, raw log, tail)"] = best(repeat, n, lambda: pump(None))
-        try:
-            from hybridcore.packer.console.stream import line_printer
-        except ImportError:  # the console package moved: skip the observer figure
-            line_printer = None  # type: ignore[assignment]
-        if line_printer is not None:
-            with stdout_to(base / "console.txt"):
-                show = line_printer(False)
-                figures["console observer (current, stdout to a file)"] = best(
-                    repeat, n, lambda: [show("t", "stdout", t) for t in text])
-                show_multi = line_printer(True)
-                figures["console observer (current, several targets)"] = best(
-                    repeat, n, lambda: [show_multi("t", "stdout", t) for t in text])
+        from hybridcore.packer.console.narrate import Narrator
+        from hybridcore.packer.console.stream import LinePrinter
+
+        with stdout_to(base / "console.txt"):
+            show = Narrator(LinePrinter(["t"]))
+            figures["console observer (one target, stdout to a file)"] = best(
+                repeat, n, lambda: [show("t", "stdout", t) for t in text])
+            show_multi = Narrator(LinePrinter(["t", "other"], multi=True))
+            figures["console observer (several targets)"] = best(
+                repeat, n, lambda: [show_multi("t", "stdout", t) for t in text])
 
     for name, us in figures.items():
         print(f"   {name}: {us:.2f} µs/line")

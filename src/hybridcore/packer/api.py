@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import HybridcoreError, TemplateError
 from hybridcore.packer import binary as binmod
-from hybridcore.packer import driftcheck, preflight, runner
+from hybridcore.packer import driftcheck, preflight
 from hybridcore.packer.config import Project, Target, load_project
 from hybridcore.packer.plan import env_name, plan_target
-from hybridcore.packer.session import Observer, RunOptions
 from hybridcore.state import StateStore
 
 if TYPE_CHECKING:
     from hybridcore.packer.records import CommandResult
+    from hybridcore.packer.session import Observer, RunOptions
 
 _FMT_SUFFIXES = (".pkr.hcl", ".pkrvars.hcl")  # what packer fmt formats
 
@@ -46,7 +46,7 @@ def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: 
         note = (f"not formatted: {', '.join(t.name for t in skipped)} (JSON template; packer fmt formats "
                 f"HCL2 only)")
         plans[0] = dataclasses.replace(plans[0], warnings=(*plans[0].warnings, note))
-    return runner.execute("fmt", proj, packer, plans, observer=observer)
+    return _execute("fmt", proj, packer, plans, observer=observer)
 
 
 def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
@@ -59,8 +59,8 @@ def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None
     proj, packer, chosen = _resolve(project, targets)
     plans = [plan_target("validate", proj, t, packer, vars_=vars, var_files=var_files or (),
                          provisioners=provisioners or ()) for t in chosen]
-    return runner.execute("validate", proj, packer, plans, observer=observer,
-                          options=RunOptions(timeout=timeout))
+    return _execute("validate", proj, packer, plans, observer=observer,
+                          options=_options(timeout=timeout))
 
 
 def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None,
@@ -83,10 +83,10 @@ def build(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
     retries = proj.build_retries if retries is None else retries
     if retries < 0 or (parallel is not None and parallel < 1) or (lock_timeout or 0) < 0:
         raise HybridcoreError("retries and lock_timeout must be >= 0 and parallel >= 1")
-    options = RunOptions(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
-                         lock_timeout=lock_timeout or 0.0,
-                         use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
-    return runner.execute("build", proj, packer, plans, options=options, observer=observer)
+    options = _options(parallel=parallel, retries=retries, fail_fast=fail_fast, timeout=timeout,
+                       lock_timeout=lock_timeout or 0.0,
+                       use_cache=use_cache, cache_dir=Path(cache_dir).resolve() if cache_dir is not None else None)
+    return _execute("build", proj, packer, plans, options=options, observer=observer)
 
 
 def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,
@@ -108,6 +108,18 @@ def drift(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = 
         return [c.report(env) for c in driftcheck.compare(store, plans, current, env)]
     finally:
         store.close()
+
+
+def _options(**given: Any) -> RunOptions:
+    from hybridcore.packer.session import RunOptions  # with the runner: drift needs neither
+
+    return RunOptions(**given)
+
+
+def _execute(*args: Any, **kwargs: Any) -> CommandResult:
+    from hybridcore.packer import runner  # loaded here: drift never runs Packer and never needs it
+
+    return runner.execute(*args, **kwargs)
 
 
 def _resolve(project: Project | str | Path | None, targets: str | Sequence[str] | None,

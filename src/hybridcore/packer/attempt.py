@@ -9,6 +9,7 @@ process layer's logs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -17,14 +18,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridcore import __version__
 from hybridcore.errors import CacheError
 from hybridcore.files import atomic_write_json, private_dir
 from hybridcore.logs import now_iso
 from hybridcore.packer import artifacts as artmod
-from hybridcore.packer.classify import Classification, classify, interrupted, timed_out
 from hybridcore.packer.machine_readable import ArtifactCollector, RawArtifact, parse_line
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.process import TAIL_BYTES, FifoLog, ProcessOutcome, ProcessRequest
@@ -34,12 +34,13 @@ from hybridcore.packer.session import Session
 from hybridcore.packer.status import Status, exit_code_for
 from hybridcore.packer.varfile import remove_var_file, var_file_path, write_var_file
 
+if TYPE_CHECKING:
+    from hybridcore.packer.classify import Classification
+    from hybridcore.packer.download_progress import DownloadProgress
+
 # Packer 1.6.6 can print an error diagnostic (e.g. a plugin that failed to start) and still exit 0.
 _DIAGNOSTIC = re.compile(r"^(Error|\?{3,}): ", re.M)
 _FMT_UNFORMATTED = 3   # `packer fmt -check` exit code for "files need formatting"
-UNFORMATTED = Classification(retryable=False, category="unformatted",
-                             hint="run 'hybridcore-packer fmt' to rewrite the files (see --diff)",
-                             rule="fmt-check")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +97,14 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
         # Parse first, redact what is stored: the collector keeps Packer's identifiers as printed
         # (a secret equal to "null" or "file" must not become builder_type); records, manifests and
         # events redact its values (redact_record with keep=PACKER_IDENTIFIERS).
-        if stream == "stdout":
+        # The collector only takes artifact lines: the substring test spares parsing every other line.
+        if stream == "stdout" and ",artifact," in raw:
             ml = parse_line(raw)
             if ml is not None:
                 collector.feed(ml)
 
     def on_line(stream: str, line: str) -> None:
-        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (process._Sink)
+        with contextlib.suppress(OSError):  # a full disk: the run's own logs say so (pipes.Sink)
             s.events.line(target.name, stream, line)
         s.notify(target.name, stream, line)
 
@@ -123,6 +125,7 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                 on_raw_line=on_raw_line if s.kind == "build" else None, timeout=timeout,
                 interrupt_grace=s.project.kill_grace, term_grace=s.project.kill_grace, cancel=s.cancel,
                 fifo_log=fifo, append=i > 0, on_event=on_event, log_max_bytes=s.project.log_max_mb << 20,
+                on_spawn=lambda pid: s.packer_started.set(),
             ))
             steps.append(step)
             if step.exit_code != 0 and packer_code in (0, _FMT_UNFORMATTED):
@@ -152,6 +155,8 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                        "replaces them")
             s.warnings.append(message)
             s.events.event(target.name, "warning", logging.WARNING, message=message)
+    from hybridcore.packer.classify import Classification  # after Packer: off the path to starting it
+
     classification = _classify(s, outcome, status, judged_code, timeout, run_dir / "packer.log")
     if any("disk full" in note for note in outcome.log_notes) and status in (Status.OK, Status.FAILED):
         # Logs were lost: whatever Packer said, this run cannot be vouched for.
@@ -207,12 +212,15 @@ def _judge(s: Session, outcome: ProcessOutcome, packer_code: int) -> tuple[Statu
 
 def _classify(s: Session, outcome: ProcessOutcome, status: Status, packer_code: int,
               timeout: float | None, packer_log: Path) -> Classification:
+    from hybridcore.packer.classify import Classification, classify, interrupted, timed_out
+
     if status == Status.INTERRUPTED:
         return interrupted()
     if status == Status.TIMEOUT:
         return timed_out(timeout or 0)
     if status == Status.UNFORMATTED:
-        return UNFORMATTED
+        return Classification(retryable=False, category="unformatted", rule="fmt-check",
+                              hint="run 'hybridcore-packer fmt' to rewrite the files (see --diff)")
     return classify(outcome.stdout + "\n" + outcome.stderr, packer_code, rules=s.rules,
                     log_tail=_log_tail(packer_log) if packer_code != 0 else None)
 
@@ -244,13 +252,26 @@ def _cache_view(s: Session, plan: TargetPlan, run_dir: Path) -> tuple[Path, list
     entries = []
     for d in downloads_of(plan.info, plan.split.plain):
         try:
-            shared.ensure(d)
+            with download_progress_of(s, plan.target.name, d.entry, plan.redactor(d.urls[0])) as progress:
+                shared.ensure(d, on_progress=progress)
             entries.append(d.entry)
             s.events.event(plan.target.name, "cache", entry=d.entry, url=plan.redactor(d.urls[0]))
         except CacheError as exc:
             # Let Packer try the download itself: its error is the one to classify and show.
             s.events.event(plan.target.name, "cache-miss", logging.WARNING, message=plan.redactor(exc.message))
     return shared.view(run_dir / "packer-cache", entries), entries
+
+
+def download_progress_of(s: Session, target: str, entry: str, url: str) -> DownloadProgress:
+    """How one download into the shared cache is shown: a Rich bar when the observer has a terminal
+    console for it (the CLI on a TTY), else ``download-progress`` events in the command's event log
+    (and to the observer). ``url`` is already redacted."""
+    from hybridcore.packer.download_progress import download_progress
+
+    get = getattr(s.observer, "progress_console", None)
+    label = url.rsplit("/", 1)[-1] or entry
+    return download_progress(label, console=get() if get is not None else None,
+                             emit=functools.partial(s.emit, target), entry=entry, url=url)
 
 
 def _check_shared_cache(s: Session, target: str, entries: list[str]) -> None:

@@ -210,8 +210,11 @@ class RichBar:
                 TextColumn("{task.fields[sizes]}"), TextColumn("{task.fields[rate]}"),
                 TextColumn("ETA {task.fields[eta]}"),
                 console=self.console, auto_refresh=False, transient=self.transient)
-            self._task = self._progress.add_task(progress.label, total=progress.total, completed=progress.done,
-                                                 **fields)
+            from rich.markup import escape
+
+            # The label is a file or URL name: printed as it is, never read as [markup].
+            self._task = self._progress.add_task(escape(progress.label), total=progress.total,
+                                                 completed=progress.done, **fields)
             self._progress.start()  # draws the first frame
         else:
             self._progress.update(self._task, completed=progress.done, total=progress.total, **fields)
@@ -228,7 +231,9 @@ class RichBar:
         if self._progress is not None:
             self._progress.stop()
         if progress.ok is False:
-            self.console.print(f"[red]download failed:[/] {progress.label}", highlight=False)
+            from rich.text import Text
+
+            self.console.print(Text.assemble(("download failed: ", "red"), progress.label), highlight=False)
 
 
 class _Silent:

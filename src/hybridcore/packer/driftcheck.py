@@ -18,17 +18,23 @@ from typing import TYPE_CHECKING, Any
 from hybridcore.errors import DriftDetected
 from hybridcore.packer import fingerprint as fp
 from hybridcore.packer.binary import PackerBinary
-from hybridcore.packer.classify import Classification
 from hybridcore.packer.config import Project
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.statcache import StatCache
 
 if TYPE_CHECKING:
+    from hybridcore.packer.classify import Classification
     from hybridcore.state import StateStore
 
 _UNSET = "\0unset"  # an environment variable that is not set differs from one set to ""
-REFUSED = Classification(retryable=False, category="drift", hint="run validate to trust the new inputs",
-                         rule="drift")
+
+
+def refused() -> Classification:
+    """How a build refused for drift is classified (made on use: ``drift`` never loads the classifier)."""
+    from hybridcore.packer.classify import Classification
+
+    return Classification(retryable=False, category="drift", hint="run validate to trust the new inputs",
+                          rule="drift")
 
 
 @dataclass(frozen=True, slots=True)

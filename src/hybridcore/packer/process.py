@@ -1,8 +1,8 @@
 """The thin process layer: run one command, stream every line, stop it politely.
 
-Modelled on tox's execute: a request in, a frozen outcome out, one reader thread per pipe. Lines are
-redacted *before* they touch a file, a callback or the in-memory tail, so no secret ever leaves this
-module unredacted. The child runs in its own process group; stopping it is SIGINT (a tool such as
+Modelled on tox's execute: a request in, a frozen outcome out, one reader thread per pipe (``pipes``).
+Lines are redacted *before* they touch a file, a callback or the in-memory tail, so no secret ever
+leaves the process layer unredacted. The child runs in its own process group; stopping it is SIGINT (a tool such as
 Packer cleans up remote resources on it), then SIGTERM after a grace period, then SIGKILL. Nothing
 here knows which tool runs: judging the exit code is the caller's job.
 """
@@ -10,32 +10,30 @@ here knows which tool runs: judging the exit code is the caller's job.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from hybridcore.files import open_private
+from hybridcore.packer.pipes import FifoReader, LineCallback, Sink, Tail, pump
 from hybridcore.packer.watchdog import Watchdog
 
 # How the process ended: by itself (any exit code), or stopped by us on request or at the deadline.
 Ending = Literal["exited", "interrupted", "timeout"]
-LineCallback = Callable[[str, str], None]   # (stream, redacted line)
 EventCallback = Callable[[str, dict[str, Any]], None]   # (event name, fields)
 TAIL_BYTES = 1 << 20
 log = logging.getLogger(__name__)
 _READER_JOIN_S = 2.0   # how long readers are waited for once the group was stopped
 _KILL_WAIT_S = 5.0     # how long a SIGKILLed child is waited for
-_CHUNK = 1 << 20  # longest "line" read at once; longer lines arrive in pieces instead of growing memory
 
 
 class Cancel:
@@ -90,6 +88,7 @@ class ProcessRequest:
     on_event: EventCallback | None = None   # stop steps as they happen: ("escalate"|"timeout", fields)
     guard: bool = True              # a watchdog kills the child's group if this process dies
     log_max_bytes: int | None = None    # per log file; the rest is dropped with a note
+    on_spawn: Callable[[int], None] | None = None   # the child started (its pid), readers attached
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,80 +108,6 @@ class ProcessOutcome:
     @property
     def duration(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
-
-
-class _Tail:
-    """The last ``limit`` bytes of a stream, kept as lines; memory stays flat however much is read."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.lines: deque[str] = deque()
-        self.size = 0
-        self.truncated = False
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-        self.size += len(line) + 1
-        while self.size > self.limit and len(self.lines) > 1:
-            self.size -= len(self.lines.popleft()) + 1
-            self.truncated = True
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + ("\n" if self.lines else "")
-
-
-def _pump(pipe: IO[bytes], sink: IO[bytes] | _Sink, tail: _Tail | None, stream: str,
-          redact: Callable[[str], str], on_line: LineCallback | None,
-          on_raw_line: LineCallback | None = None) -> None:
-    with pipe, sink:
-        while chunk := pipe.readline(_CHUNK):
-            raw = chunk.decode("utf-8", "replace").rstrip("\r\n")
-            if on_raw_line is not None:
-                try:
-                    on_raw_line(stream, raw)
-                except Exception as exc:  # a broken parser must not stop the capture
-                    # Its type only: the message could quote the raw (unredacted) line.
-                    log.error("raw line consumer failed on %s: %s", stream, type(exc).__name__)
-            line = redact(raw)
-            sink.write(line.encode() + b"\n")
-            sink.flush()
-            if tail is not None:
-                tail.add(line)
-            if on_line is not None:
-                try:
-                    on_line(stream, line)
-                except Exception:  # a broken consumer must not stop the capture
-                    log.exception("line consumer failed on %s", stream)
-
-
-class _FifoReader:
-    """Drains a :class:`FifoLog` (redacted) into its destination for as long as the child runs."""
-
-    def __init__(self, fifo: Path, out: Path, redact: Callable[[str], str], append: bool,
-                 limit: int | None = None) -> None:
-        self.fifo = fifo
-        fifo.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileNotFoundError):
-            fifo.unlink()
-        os.mkfifo(fifo, 0o600)
-        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        # Our own writer keeps the reader from seeing EOF before the child has opened the FIFO.
-        self._wfd: int | None = os.open(fifo, os.O_WRONLY)
-        os.set_blocking(rfd, True)
-        self._thread = threading.Thread(
-            target=_pump, daemon=True, name="hybridcore-fifo-log",
-            args=(os.fdopen(rfd, "rb"), _Sink(open_private(out, append=append), limit), None, "fifo-log", redact,
-                  None),
-        )
-        self._thread.start()
-
-    def close(self, timeout: float = 10.0) -> None:
-        if self._wfd is not None:
-            os.close(self._wfd)
-            self._wfd = None
-        self._thread.join(timeout)
-        with contextlib.suppress(FileNotFoundError):
-            self.fifo.unlink()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals, sent: list[str]) -> None:
@@ -245,9 +170,9 @@ def run(req: ProcessRequest) -> ProcessOutcome:
     started = datetime.now(UTC)
     log_fifo = None
     if req.fifo_log is not None:
-        log_fifo = _FifoReader(req.fifo_log.fifo, req.fifo_log.dest, req.redact, req.append,
+        log_fifo = FifoReader(req.fifo_log.fifo, req.fifo_log.dest, req.redact, req.append,
                                req.log_max_bytes)
-    out_tail, err_tail = _Tail(req.tail_bytes), _Tail(req.tail_bytes)
+    out_tail, err_tail = Tail(req.tail_bytes), Tail(req.tail_bytes)
     sent: list[str] = []
     ending: Ending = "exited"
     try:
@@ -262,21 +187,27 @@ def run(req: ProcessRequest) -> ProcessOutcome:
     assert proc.stdout is not None
     assert proc.stderr is not None
     watchdog = _guard(proc.pid) if req.guard else None
-    sinks = (_Sink(open_private(req.stdout_path, append=req.append), req.log_max_bytes),
-             _Sink(open_private(req.stderr_path, append=req.append), req.log_max_bytes))
+    sinks = (Sink(open_private(req.stdout_path, append=req.append), req.log_max_bytes),
+             Sink(open_private(req.stderr_path, append=req.append), req.log_max_bytes))
     readers = [
-        threading.Thread(target=_pump, daemon=True, args=(
+        threading.Thread(target=pump, daemon=True, args=(
             proc.stdout, sinks[0], out_tail, "stdout", req.redact, req.on_line, req.on_raw_line)),
-        threading.Thread(target=_pump, daemon=True, args=(
+        threading.Thread(target=pump, daemon=True, args=(
             proc.stderr, sinks[1], err_tail, "stderr", req.redact, req.on_line, req.on_raw_line)),
     ]
     for t in readers:
         t.start()
+    if req.on_spawn is not None:
+        try:
+            req.on_spawn(proc.pid)
+        except Exception:  # a broken consumer must not leave the child unwatched
+            log.exception("spawn consumer failed")
     deadline = None if req.timeout is None else time.monotonic() + req.timeout
+    exited = _ExitWaiter(proc)
     try:
         while True:
             try:
-                proc.wait(timeout=0.1)
+                exited.wait(_POLL_S)
                 break
             except subprocess.TimeoutExpired:
                 if req.cancel.interrupt.is_set():
@@ -294,6 +225,7 @@ def run(req: ProcessRequest) -> ProcessOutcome:
         req.cancel.interrupt.set()
         stop(proc, req, sent)
     finally:
+        exited.close()
         stopped = _drain(readers, proc, req, sent, ending != "exited")
         if log_fifo is not None:
             log_fifo.close(_READER_JOIN_S if stopped else 10.0)
@@ -308,6 +240,40 @@ def run(req: ProcessRequest) -> ProcessOutcome:
         started_at=started, finished_at=datetime.now(UTC), signals=tuple(sent), pid=proc.pid,
         log_notes=tuple(n for sink in sinks if (n := sink.note) is not None),
     )
+
+
+_POLL_S = 0.1   # how often a running child's caller looks at the cancel flag and the deadline
+
+
+class _ExitWaiter:
+    """``wait(seconds)`` returns once the child exited (reaped), else raises ``TimeoutExpired``.
+
+    Through a pidfd the wake-up is immediate; ``Popen.wait(timeout=...)`` polls with sleeps that grow
+    to 50 ms, which a short Packer run (``validate``) would pay on every exit."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self._poller: select.poll | None = None
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # not Linux >= 5.3: Popen's own polling wait
+            return
+        self._poller = select.poll()
+        self._poller.register(self._pidfd, select.POLLIN)
+
+    def wait(self, seconds: float) -> None:
+        if self._poller is None:
+            self.proc.wait(timeout=seconds)
+            return
+        if self.proc.returncode is None and not self._poller.poll(seconds * 1000):
+            raise subprocess.TimeoutExpired(self.proc.args, seconds)
+        self.proc.wait()  # readable pidfd: the child exited, so this reaps it without waiting
+
+    def close(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = self._poller = None
 
 
 def _guard(pgid: int) -> Watchdog | None:
@@ -336,49 +302,3 @@ def _drain(readers: list[threading.Thread], proc: subprocess.Popen[bytes], req: 
                 stop(proc, req, sent, req.cancel.signal)
                 stopped = True
     return stopped
-
-
-class _Sink:
-    """A log file that never stops the capture: past ``limit`` bytes, or when a write fails (a full
-    disk), it writes one note if it can and drops the rest; ``note`` says why for the caller."""
-
-    def __init__(self, fh: IO[bytes], limit: int | None) -> None:
-        self.fh, self.limit, self.written = fh, limit, 0
-        self.note: str | None = None
-
-    def write(self, data: bytes) -> int:
-        if self.note is not None:
-            return 0
-        if self.limit is not None and self.written + len(data) > self.limit:
-            self._stop(f"log truncated: over {self.limit // (1 << 20)} MiB ([build] log_max_mb)")
-            return 0
-        try:
-            self.fh.write(data)
-        except OSError as exc:
-            self._stop("log truncated: disk full" if exc.errno == errno.ENOSPC else f"log truncated: {exc}")
-            return 0
-        self.written += len(data)
-        return len(data)
-
-    def _stop(self, note: str) -> None:
-        self.note = note
-        with contextlib.suppress(OSError):
-            self.fh.write(f"[hybridcore: {note}]\n".encode())
-            self.fh.flush()
-
-    def flush(self) -> None:
-        if self.note is None:
-            try:
-                self.fh.flush()
-            except OSError as exc:
-                self._stop("log truncated: disk full" if exc.errno == errno.ENOSPC else f"log truncated: {exc}")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.fh.close()
-
-    def __enter__(self) -> _Sink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -23,9 +23,6 @@ from hybridcore.files import atomic_write_json
 from hybridcore.logs import now_iso
 from hybridcore.packer import artifacts as artmod
 from hybridcore.packer.attempt import AttemptOutcome
-from hybridcore.packer.classify import Classification
-from hybridcore.packer.classify import cancelled as classify_cancelled
-from hybridcore.packer.classify import interrupted as classify_interrupted
 from hybridcore.packer.console.packer_errors import error_lines
 from hybridcore.packer.plan import TargetPlan
 from hybridcore.packer.secrets import PACKER_IDENTIFIERS
@@ -36,6 +33,7 @@ from hybridcore.state.errors import LockTimeout
 
 if TYPE_CHECKING:
     from hybridcore.packer import records as rec
+    from hybridcore.packer.classify import Classification
     from hybridcore.packer.fingerprint import Fingerprint
 
 
@@ -76,6 +74,7 @@ def finish_locked(s: Session, plan: TargetPlan, exc: LockTimeout, base_dir: Path
     """A build that never started: another build of (target, env) held the lock past --lock-timeout.
     A result (status failed, category ``locked``, exit 75), not an exception; never retried."""
     from hybridcore.packer import records as rec
+    from hybridcore.packer.classify import Classification
 
     classification = Classification(retryable=False, category="locked", rule="build-lock",
                                     hint=f"{exc.message}; {exc.hint}")
@@ -147,6 +146,8 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
     ``interrupted``: the operator stopped the target between attempts; it ends interrupted, whatever
     the last attempt said."""
     from hybridcore.packer import records as rec
+    from hybridcore.packer.classify import cancelled as classify_cancelled
+    from hybridcore.packer.classify import interrupted as classify_interrupted
 
     last = attempts[-1]
     if interrupted:

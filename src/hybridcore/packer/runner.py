@@ -28,7 +28,6 @@ from hybridcore.packer import artifacts as artmod
 from hybridcore.packer import driftcheck, preflight, results, sweep
 from hybridcore.packer.attempt import AttemptOutcome, run_attempt
 from hybridcore.packer.binary import PackerBinary
-from hybridcore.packer.classify import classify, load_rules
 from hybridcore.packer.config import Project
 from hybridcore.packer.plan import Kind, TargetPlan, env_name
 from hybridcore.packer.process import Cancel
@@ -39,6 +38,7 @@ from hybridcore.state import StateStore
 from hybridcore.state.errors import LockTimeout
 
 if TYPE_CHECKING:
+    from hybridcore.packer.classify import Rule
     from hybridcore.packer.fingerprint import Fingerprint
     from hybridcore.packer.records import CommandResult
 
@@ -59,7 +59,7 @@ def execute(kind: Kind, project: Project, packer: PackerBinary, plans: Sequence[
             # An unwritable, full, locked, corrupt or too-new state store, or a bad [[classify.rules]]
             # entry, stops the command here, before Packer runs, not after.
             preflight.check_state(store, project.state_dir)
-            rules = load_rules(project.classify_rules) if project.classify_rules else None
+            rules = _rules(project)
             s = Session(kind, project, packer, options or RunOptions(), command_id, env, started_at,
                         events, store, observer, Cancel(), rules)
             sweep.sweep(store, lambda name, fields: s.emit("*", name, logging.WARNING, **fields))
@@ -68,6 +68,16 @@ def execute(kind: Kind, project: Project, packer: PackerBinary, plans: Sequence[
             store.close()
     finally:
         events.close()
+
+
+def _rules(project: Project) -> Sequence[Rule] | None:
+    """The project's own classification rules, loaded (and refused if bad) before Packer runs; the
+    built-in catalogue loads with the classifier while Packer runs."""
+    if not project.classify_rules:
+        return None
+    from hybridcore.packer.classify import load_rules
+
+    return load_rules(project.classify_rules)
 
 
 def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
@@ -88,7 +98,7 @@ def _run(s: Session, plans: Sequence[TargetPlan]) -> CommandResult:
             private_dir(s.cache_dir)
     if s.kind != "build":
         results.record_started(s, plans)  # a build's row is written once it holds the build lock
-    _preload()
+    _preload(s.packer_started)
     finished = _run_targets(s, plans, fingerprints)
     return results.command_result(s, plans, finished)
 
@@ -101,18 +111,21 @@ def _refuse_drifted(s: Session, plans: Sequence[TargetPlan], fingerprints: Seque
         s.events.event(c.plan.target.name, "drift", logging.WARNING, message="build refused: inputs drifted",
                        diff=c.diff.to_dict(), digest=c.current.digest,
                        trusted_digest=c.trusted.digest if c.trusted else None)
-    results.record_refused(s, [c.plan for c in drifted], driftcheck.REFUSED)
+    results.record_refused(s, [c.plan for c in drifted], driftcheck.refused())
     raise driftcheck.refusal(drifted, s.env)
 
 
-def _preload() -> None:
+def _preload(packer_started: threading.Event) -> None:
     """Load what is needed only once Packer exits (the pydantic records, the classification rules)
     while Packer runs: Packer is another process, so this overlaps for free (~80 ms of a warm
-    ``validate``, measured with bench/overhead.py)."""
+    ``validate``, measured with bench/overhead.py). It starts once Packer has (or after 1 s): before,
+    its imports would hold the GIL the worker needs to start Packer."""
     def work() -> None:
+        packer_started.wait(1.0)
         # An error here is not lost: whoever needs these next loads them again and meets it there.
         with contextlib.suppress(Exception):
             import hybridcore.packer.records  # noqa: F401
+            from hybridcore.packer.classify import classify
 
             classify("", 1)
 

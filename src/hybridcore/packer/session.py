@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,9 @@ class Session:
     fail_fast_tripped: bool = False       # targets were interrupted by --fail-fast, not by the operator
     operator_stopped: bool = False        # Ctrl-C/SIGTERM reached the command: nothing is "cancelled"
     warnings: list[str] = field(default_factory=list)   # found while running (plan warnings are apart)
+    # Set once the first Packer process runs: work that only overlaps with Packer waits for it, so it
+    # never holds the GIL while a worker is still starting Packer.
+    packer_started: threading.Event = field(default_factory=threading.Event)
 
     @property
     def run_root(self) -> Path:

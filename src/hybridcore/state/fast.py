@@ -9,7 +9,10 @@ backend owns creation, migration and every refusal message.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -54,20 +57,58 @@ def translate_sqlite_error(exc: sqlite3.Error, what: str, where: str) -> StateEr
 
 
 class FastBackend:
-    """One short-lived connection per transaction: nothing to share between threads or after a fork."""
+    """The stdlib path. One connection is kept for the store's life and reused by one transaction at a
+    time: opening a connection per transaction made every close checkpoint the WAL (five syncs each),
+    several times before Packer even starts. A transaction that finds it busy (another thread) gets a
+    short-lived connection of its own, as before; a forked child never touches its parent's."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._kept: sqlite3.Connection | None = None
+        self._kept_pid = 0
+        self._kept_busy = threading.Lock()
 
     def begin(self, what: str, *, write: bool) -> AbstractContextManager[FastTx] | None:
-        conn = self._open(write=write)
-        return None if conn is None else self._transaction(conn, what)
+        if self._kept_busy.acquire(blocking=False):
+            try:
+                conn = self._kept_connection()
+                if conn is not None and self._start(conn, write=write):
+                    return self._transaction(conn, what, kept=True)
+            except BaseException:
+                self._kept_busy.release()
+                raise
+            self._kept_busy.release()
+            if conn is not None:
+                return None  # the database is not (or no longer) one this backend serves
+        conn = self._connect()
+        if conn is None:
+            return None
+        try:
+            started = self._start(conn, write=write)
+        except BaseException:
+            self._close(conn)
+            raise
+        if not started:
+            self._close(conn)
+            return None
+        return self._transaction(conn, what, kept=False)
 
     def close(self) -> None:
-        pass  # connections never outlive their transaction
+        with self._kept_busy:
+            conn, self._kept = self._kept, None
+            if conn is not None and self._kept_pid == os.getpid():
+                self._close(conn)
 
-    def _open(self, *, write: bool) -> sqlite3.Connection | None:
-        """A connection inside an open transaction on a healthy database at SCHEMA_VERSION, else None."""
+    def _kept_connection(self) -> sqlite3.Connection | None:
+        if self._kept is not None and self._kept_pid != os.getpid():
+            self._kept = None  # forked: the parent's connection is not ours to use or close
+        if self._kept is None:
+            self._kept = self._connect()
+            self._kept_pid = os.getpid()
+        return self._kept
+
+    def _connect(self) -> sqlite3.Connection | None:
+        """A connection to the existing, healthy-looking file (registered with FILES), else None."""
         path = self.path
         try:
             if not path.is_file() or path.stat().st_size == 0:
@@ -79,26 +120,37 @@ class FastBackend:
             # mode=rw: never create the file here; isolation_level=None: we issue BEGIN ourselves.
             conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=rw", uri=True,
                                    timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error:
             FILES.release(path)
             return None
+        return conn
+
+    def _start(self, conn: sqlite3.Connection, *, write: bool) -> bool:
+        """Open a transaction on ``conn``; False (rolled back) unless the database is at SCHEMA_VERSION
+        and in WAL mode."""
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if (version is not None and int(version[0]) == SCHEMA_VERSION
                     and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"):
-                return conn
+                return True
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 # Busy past the timeout already: falling back would wait the whole timeout again.
-                self._close(conn)
-                raise translate_sqlite_error(exc, "open", str(path)) from exc
+                self._rollback(conn)
+                raise translate_sqlite_error(exc, "open", str(self.path)) from exc
         except (sqlite3.Error, ValueError):
             pass
-        self._close(conn)  # closing rolls back the open transaction
-        return None
+        self._rollback(conn)
+        return False
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     def _close(self, conn: sqlite3.Connection) -> None:
         try:
@@ -107,11 +159,15 @@ class FastBackend:
             FILES.release(self.path)
 
     @contextmanager
-    def _transaction(self, conn: sqlite3.Connection, what: str) -> Iterator[FastTx]:
+    def _transaction(self, conn: sqlite3.Connection, what: str, *, kept: bool) -> Iterator[FastTx]:
         try:
             yield FastTx(conn)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, what, str(self.path)) from exc
         finally:
-            self._close(conn)  # without COMMIT this rolls back
+            if kept:
+                self._rollback(conn)  # after an error: the kept connection is left with no transaction
+                self._kept_busy.release()
+            else:
+                self._close(conn)  # without COMMIT this rolls back

@@ -132,6 +132,8 @@ class StateStore:
             if isinstance(self._locker, AdvisoryLocker):
                 self._locker.close()
             self._locker = None
+            if self._fast is not None:
+                self._fast.close()  # the kept connection: its close checkpoints the WAL once
             if self._full is not None:
                 self._full.close()
                 self._full = None
@@ -168,7 +170,9 @@ class StateStore:
 
     def running_runs(self, *, host: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
         """Runs still marked ``running`` (on ``host`` if given): what the abandoned-run sweep examines."""
-        return self.list_runs(limit=limit, status="running", host=host)
+        # Hot: every command sweeps before Packer starts, and SQLAlchemy's import would dominate it.
+        with self._tx("running_runs", write=False, hot=True) as tx:
+            return queries.list_runs(tx, limit=limit, status="running", host=host)
 
     def mark_abandoned(self, run_id: str, *, hint: str | None = None) -> bool:
         """Mark a ``running`` run ``abandoned`` (its wrapper died); False if it is not running (any more),

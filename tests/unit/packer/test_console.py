@@ -381,3 +381,23 @@ def test_stdout_written_in_one_call_per_line(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr("sys.stdout", Sink())
     LinePrinter(["a", "bb"], multi=True).line("a", "stdout", "1,,ui,say,one\\ntwo")
     assert writes == ["a  | one\n", "a  | two\n"]
+
+
+@pytest.mark.parametrize("line", [
+    "1,,ui,say,plain", "1,web,ui,error,bad%!(PACKER_COMMA) worse\\nsecond", "1,,ui,message,a,b,,c",
+    "1,,ui,say", "1,,ui", "1,,artifact,0,id,x", "x1,,ui,say,not machine-readable", "²,,ui,say,no",
+    "1,,ui,message,", "1,,ui,say,tab\\tand\\r\\nreturn", "1,,ui,%!(PACKER_COMMA)error,odd kind", "",
+    "plain text, with, commas", "1,,ui,say,back\\\\slash",
+])
+def test_shown_text_reads_lines_as_the_parser_does(line: str) -> None:
+    """The printer's own fast reading of a line agrees with machine_readable.parse_line + ui_text."""
+    from hybridcore.packer.console.stream import packer_text
+    from hybridcore.packer.machine_readable import parse_line, ui_text
+
+    ml = parse_line(line)
+    if ml is None:
+        expected: tuple[list[str], bool] | None = ([line], False)
+    else:
+        text = ui_text(ml)
+        expected = None if text is None else (text.splitlines() or [""], ml.data[0] == "error")
+    assert packer_text(line) == expected

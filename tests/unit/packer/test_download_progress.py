@@ -216,3 +216,81 @@ def test_a_cache_hit_reports_nothing(tmp_path: Path) -> None:
 def test_human_formats() -> None:
     assert [human_bytes(n) for n in (999, 1000, 1_500_000, 2.5e12)] == ["999 B", "1.0 kB", "1.5 MB", "2.5 TB"]
     assert [human_eta(s) for s in (None, 0, 59.6, 3725)] == ["-:--:--", "0:00:00", "0:01:00", "1:02:05"]
+
+
+class _Observer:
+    """What the CLI's narrator offers an attempt: the console a bar may be drawn on, or None."""
+
+    def __init__(self, console: Console | None) -> None:
+        self.console = console
+
+    def __call__(self, target: str, stream: str, line: str) -> None:
+        pass
+
+    def progress_console(self) -> Console | None:
+        return self.console
+
+
+def _session(observer: Any) -> Any:
+    from types import SimpleNamespace
+
+    emitted: list[tuple[str, str, dict[str, Any]]] = []
+    return SimpleNamespace(observer=observer, emitted=emitted,
+                           emit=lambda target, name, **fields: emitted.append((target, name, fields)))
+
+
+def _served(tmp_path: Path, size: int) -> tuple[Path, bytes]:
+    served = tmp_path / "www"
+    served.mkdir()
+    payload = os.urandom(size)
+    (served / "disk[bold].iso").write_bytes(payload)
+    return served, payload
+
+
+def test_a_build_shows_a_real_download_as_a_rich_bar_on_a_terminal(tmp_path: Path) -> None:
+    from hybridcore.packer.attempt import download_progress_of
+
+    console = Console(record=True, force_terminal=True, width=160, file=io.StringIO(), color_system=None)
+    s = _session(_Observer(console))
+    served, payload = _served(tmp_path, 6 * MIB + 777)
+    with serve_directory(served) as server:
+        url = server.url_for("disk[bold].iso")
+        d = Download(urls=(url,), checksum="sha256:" + hashlib.sha256(payload).hexdigest(), extension="iso")
+        with download_progress_of(s, "web", d.entry, url) as progress:
+            path = SharedCache(tmp_path / "cache").ensure(d, on_progress=progress)
+    assert path.read_bytes() == payload
+    assert isinstance(progress.renderer, RichBar) and progress.renderer.draws >= 1
+    text = console.export_text()
+    size = human_bytes(len(payload))
+    # The last frame: the whole file, its rate and a finished ETA; the file's name printed literally.
+    assert f"100% {size}/{size}" in text and "B/s ETA 0:00:00" in text and "━" in text
+    assert "disk[bold].iso" in text
+    assert s.emitted == []  # the bar is the display; no event per chunk on top of it
+
+
+def test_without_a_terminal_a_real_download_is_reported_as_events(tmp_path: Path) -> None:
+    from hybridcore.packer.attempt import download_progress_of
+
+    s = _session(_Observer(None))
+    served, payload = _served(tmp_path, 3 * MIB)
+    with serve_directory(served) as server:
+        url = server.url_for("disk[bold].iso")
+        d = Download(urls=(url,), checksum="sha256:" + hashlib.sha256(payload).hexdigest(), extension="iso")
+        with download_progress_of(s, "web", d.entry, url) as progress:
+            SharedCache(tmp_path / "cache").ensure(d, on_progress=progress)
+    assert isinstance(progress.renderer, JsonlProgress)
+    assert {(target, name) for target, name, _ in s.emitted} == {("web", EVENT)}
+    last = s.emitted[-1][2]
+    assert last["bytes"] == last["total"] == len(payload) and last["ok"] and last["entry"] == d.entry
+    assert last["url"] == url
+
+
+def test_the_cli_line_printer_offers_a_console_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridcore.packer.console import stream
+    from hybridcore.packer.console.narrate import Narrator
+
+    monkeypatch.setattr(stream, "is_terminal", lambda stderr=False: False)
+    assert Narrator(stream.LinePrinter(["web"])).progress_console() is None
+    monkeypatch.setattr(stream, "is_terminal", lambda stderr=False: True)
+    got = Narrator(stream.LinePrinter(["web"])).progress_console()
+    assert isinstance(got, Console) and got.stderr

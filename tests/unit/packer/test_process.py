@@ -184,7 +184,7 @@ def test_log_cap_truncates_with_a_note(tmp_path: Path) -> None:
 
 
 def test_disk_full_log_note_and_no_traceback(tmp_path: Path, capsys: Any) -> None:
-    from hybridcore.packer import process
+    from hybridcore.packer import pipes
 
     class Full:
         def write(self, data: bytes) -> int:
@@ -196,7 +196,7 @@ def test_disk_full_log_note_and_no_traceback(tmp_path: Path, capsys: Any) -> Non
         def close(self) -> None:
             pass
 
-    sink = process._Sink(Full(), None)  # type: ignore[arg-type]
+    sink = pipes.Sink(Full(), None)  # type: ignore[arg-type]
     assert sink.write(b"line\n") == 0 and sink.note == "log truncated: disk full"
     sink.flush()
     assert sink.write(b"more\n") == 0

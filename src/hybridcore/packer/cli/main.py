@@ -18,11 +18,44 @@ import typer
 
 from hybridcore import __version__
 from hybridcore.errors import ExitCode
-from hybridcore.packer.cli import artifacts, commands, misc, runs  # noqa: F401  (they register commands)
 from hybridcore.packer.cli import base as cli
-from hybridcore.packer.cli.base import app
 
-__all__ = ["app", "main"]
+__all__ = ["main"]  # and ``app`` (module __getattr__: every command registered)
+
+# The commands of cli/commands.py: a line that runs one of them needs no other command module, so the
+# others are not imported (nor turned into Click commands) for it; --help and anything else get all.
+_COMMANDS = frozenset({"fmt", "validate", "build", "drift", "plan", "explain"})
+_ROOT_VALUE_OPTIONS = frozenset({"-C", "--project"})
+
+
+def __getattr__(name: str) -> object:
+    # ``from hybridcore.packer.cli.main import app``: the app with every command registered.
+    if name == "app":
+        _register(None)
+        return cli.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _register(argv: list[str] | None) -> None:
+    """Import the command modules the line needs (importing one registers its commands)."""
+    from hybridcore.packer.cli import commands  # noqa: F401
+
+    if argv is None or _command_of(argv) not in _COMMANDS:
+        from hybridcore.packer.cli import artifacts, misc, runs  # noqa: F401
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The command word of ``argv`` after the root options; None when anything else comes first."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _ROOT_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith("--project=") or (arg.startswith("-C") and len(arg) > 2):
+            i += 1
+        else:
+            return None if arg.startswith("-") else arg
+    return None
 
 _CURRENT: list[cli.GlobalOptions] = []   # the running invocation's options, for the signal handler
 
@@ -35,7 +68,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@cli.app.callback()
 def _root(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -76,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
 def _dispatch(argv: list[str] | None) -> int:
     from hybridcore.packer.console import report
 
+    _register(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
+        cli.app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:

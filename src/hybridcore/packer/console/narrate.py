@@ -11,9 +11,12 @@ stopped by ``--fail-fast``; it ends ``cancelled``, not ``interrupted``.
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hybridcore.packer.console import events as ev
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class View(Protocol):
@@ -59,6 +62,12 @@ class Narrator:
             self.view.line(target, stream, line)
             return
         self.event(ev.decode(target, line))
+
+    def progress_console(self) -> Console | None:
+        """The terminal console a download's progress bar goes to, if the view has one (a live table
+        does not: Rich draws one live display at a time)."""
+        get = getattr(self.view, "progress_console", None)
+        return get() if get is not None else None
 
     @property
     def interrupted_by_operator(self) -> bool:

@@ -42,8 +42,13 @@ _SGR = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "magenta": "35
 
 def clean(text: object) -> str:
     """One line of untrusted text made safe to print: no escapes, no controls, no workflow command."""
-    line = _CONTROLS.sub("", _ESCAPES.sub("", str(text)).replace("\t", "    "))
-    line = line.replace("##[", "##" + _ZWSP + "[")
+    line = str(text)
+    # Most lines are printable ASCII (no escape, control, tab or bidi character can be in them): they
+    # skip the two substitutions, which matters on every streamed line.
+    if not (line.isascii() and line.isprintable()):
+        line = _CONTROLS.sub("", _ESCAPES.sub("", line).replace("\t", "    "))
+    if "##[" in line:
+        line = line.replace("##[", "##" + _ZWSP + "[")
     stripped = line.lstrip()
     if stripped.startswith("::"):
         # The Actions runner trims leading whitespace before looking for '::'.
@@ -82,10 +87,10 @@ def width(stderr: bool = False) -> int | None:
     return shutil.get_terminal_size((80, 24)).columns
 
 
-def styled(text: str, style: str | None, stderr: bool = False) -> str:
+def styled(text: str, style: str | None, stderr: bool = False, *, on: bool | None = None) -> str:
     """``text`` (already clean) wrapped in the SGR codes of ``style`` (e.g. ``"bold red"``) on a colour
-    terminal; as it is otherwise."""
-    if not style or not colour(stderr):
+    terminal (``on``: that decision, already taken); as it is otherwise."""
+    if not style or not (colour(stderr) if on is None else on):
         return text
     codes = ";".join(_SGR[s] for s in style.split() if s in _SGR)
     return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
@@ -96,10 +101,15 @@ def emit(text: str, *, prefix: str = "", style: str | None = None, prefix_style:
     """Write one line: ``prefix`` + cleaned ``text`` + newline, in a single write under the lock."""
     body = styled(clean(text), style, stderr)
     head = styled(clean(prefix), prefix_style, stderr) if prefix else ""
+    write_line(head + body, stderr)
+
+
+def write_line(text: str, stderr: bool = False) -> None:
+    """``text`` (cleaned and styled already) and a newline: one write and a flush under the lock."""
     out = _stream(stderr)
     with _LOCK:
         try:
-            out.write(head + body + "\n")
+            out.write(text + "\n")
             out.flush()
         except (BrokenPipeError, ValueError):
             pass  # a closed pipe (| head) must not turn into a traceback
