@@ -94,6 +94,8 @@ def finish_locked(s: Session, plan: TargetPlan, exc: LockTimeout, base_dir: Path
 def record_crashed(s: Session, plan: TargetPlan, base_dir: Path, exc: BaseException) -> None:
     """A target whose run broke inside the wrapper (not Packer's failure): its row ends now, not at
     the next command's sweep. Best effort: the state may be what broke."""
+    from hybridcore.packer.classify import Classification
+
     interrupted = isinstance(exc, KeyboardInterrupt)
     classification = Classification(
         retryable=False, category="interrupted" if interrupted else "wrapper-error", rule="wrapper",
