@@ -40,6 +40,20 @@ _ESCAPES = (r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-
             r"|U(?:000[0-9a-fA-F]|0010)[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\\\"/'abfnrtv])")
 _NAMED = {"\\": "\\", '"': '"', "/": "/", "'": "'", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
           "t": "\t", "v": "\v"}
+# What a terminal (or console.terminal.clean) does not show: CSI (colours, cursor), OSC (hyperlinks,
+# titles; BEL or ST ended), DCS/SOS/PM/APC strings, 8-bit CSI/OSC, the remaining two-character escapes;
+# C0/C1 controls and bidi overrides. Defined here because a secret split by one of them is still read
+# whole on a terminal, so the redactor searches a view without them too.
+TERMINAL_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+    r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSHOWN = re.compile(f"({TERMINAL_ESCAPES.pattern}|{TERMINAL_CONTROLS.pattern})")
 _GO_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                           "\u2029": "\\u2029"})
 
@@ -60,24 +74,26 @@ def _unescape(token: str, comma: str) -> str:
 class _View:
     """A decoded copy of a text; where each of its characters came from is worked out only on a hit."""
 
-    __slots__ = ("_comma", "_index", "_parent", "_pattern", "text")
+    __slots__ = ("_comma", "_index", "_parent", "_pattern", "_strip", "text")
 
     def __init__(self, text: str, parent: _View | None = None, pattern: re.Pattern[str] | None = None,
-                 comma: str = "") -> None:
+                 comma: str = "", strip: bool = False) -> None:
         self.text, self._parent, self._pattern, self._comma = text, parent, pattern, comma
+        self._strip = strip   # tokens decode to nothing (terminal escapes), not to a character
         self._index: tuple[list[int], list[tuple[int, int, int, int]]] | None = None
 
     @property
     def is_decoded(self) -> bool:
         return self._parent is not None
 
-    def decoded(self, pattern: re.Pattern[str], comma: str) -> _View | None:
-        """This view with every token of ``pattern`` (one capturing group) decoded, or ``None``."""
+    def decoded(self, pattern: re.Pattern[str], comma: str, *, strip: bool = False) -> _View | None:
+        """This view with every token of ``pattern`` (one capturing group) decoded (``strip``: removed),
+        or ``None``."""
         parts = pattern.split(self.text)
         if len(parts) == 1:
             return None
-        parts[1::2] = [_unescape(t, comma) for t in parts[1::2]]
-        return _View("".join(parts), self, pattern, comma)
+        parts[1::2] = ["" if strip else _unescape(t, comma) for t in parts[1::2]]
+        return _View("".join(parts), self, pattern, comma, strip)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that view characters ``start:end`` were decoded from."""
@@ -97,11 +113,16 @@ class _View:
             shift = 0
             for m in self._pattern.finditer(self._parent.text):
                 vstart = m.start() - shift
-                vend = vstart + len(_unescape(m.group(), self._comma))
+                vend = vstart + (0 if self._strip else len(_unescape(m.group(), self._comma)))
                 tokens.append((vstart, vend, m.start(), m.end()))
                 shift = m.end() - vend
             self._index = ([t[0] for t in tokens], tokens)
         return self._index
+
+
+def _unshown(text: str) -> bool:
+    """Whether ``text`` holds a character a terminal does not show (printable ASCII never does)."""
+    return not (text.isascii() and text.isprintable()) and _UNSHOWN.search(text) is not None
 
 
 def _back(starts: list[int], tokens: list[tuple[int, int, int, int]], i: int, first: bool) -> int:
@@ -250,13 +271,16 @@ class BaseRedactor:
 
     def _plain(self, text: str) -> bool:
         """No escape of any kind in ``text``: its only view is itself."""
-        return "\\" not in text and not (self.machine_comma and self.machine_comma in text)
+        return ("\\" not in text and not (self.machine_comma and self.machine_comma in text)
+                and not _unshown(text))
 
     def _views(self, text: str) -> list[_View]:
         raw = _View(text)
         if self._plain(text):
             return [raw]
         views = [raw]
+        if _unshown(text) and (shown := raw.decoded(_UNSHOWN, "", strip=True)) is not None:
+            views.append(shown)   # what a terminal shows: escapes and controls gone
         mr = raw.decoded(self._mr, self.machine_comma)
         if mr is not None:
             views.append(mr)
@@ -316,7 +340,7 @@ class BaseRedactor:
         if not self.count or len(text) < self._min:
             return text
         numeric = "\\" in text and ("\\u" in text or "\\x" in text or "\\U" in text)
-        if not numeric and self._probes is not None and not self._probes(text):
+        if not numeric and self._probes is not None and not _unshown(text) and not self._probes(text):
             return text  # fast path: no needle's probe anywhere, so no needle in any view
         if self._plain(text):
             # Only a raw occurrence is possible, and one pass is final: every occurrence is covered

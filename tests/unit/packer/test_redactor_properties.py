@@ -248,3 +248,24 @@ def test_records_keep_keys_and_shape_and_lose_secret_values(record: Any, secret:
     assert same_shape(record, out)
     assert out["builder_type"] == secret and secret in out
     assert survivors(json.dumps(out["v"]), secret) == [] and survivors(out["v"], secret) == []
+
+
+# Written out here, not taken from terminal.py: what a terminal hides between two characters.
+UNSHOWN = ["\x1b[31m", "\x1b[0m", "\x1b[1;38;5;208m", "\x1b]8;;https://x\x07", "\x1b]0;t\x1b\\", "\x07", "\x00",
+           "\u202e", "\x1bM", "\x9b2K"]
+word_secrets = st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=4, max_size=16)
+
+
+@slow
+@given(secret=word_secrets, cuts=st.lists(st.tuples(st.integers(1, 15), st.sampled_from(UNSHOWN)), min_size=1,
+                                          max_size=3), before=texts, after=texts)
+def test_a_secret_split_by_terminal_escapes_never_shows_on_a_terminal(
+        secret: str, cuts: list[tuple[int, str]], before: str, after: str) -> None:
+    from hybridcore.packer.console.terminal import clean
+
+    printed = list(secret)
+    for at, esc in sorted(cuts, reverse=True):
+        printed.insert(min(at, len(secret) - 1), esc)
+    line = before + " " + "".join(printed) + " " + after
+    shown = clean(Redactor([secret])(line))
+    assert secret not in shown

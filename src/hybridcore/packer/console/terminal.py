@@ -12,28 +12,20 @@ live view, always with :class:`rich.text.Text` cells, so no ``[markup]`` in a va
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import textwrap
 import threading
 from typing import IO, TYPE_CHECKING
 
+from hybridcore.packer.redaction import TERMINAL_CONTROLS, TERMINAL_ESCAPES
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-# CSI (colours, cursor), OSC (hyperlinks, titles; BEL or ST ended), DCS/SOS/PM/APC strings, 8-bit CSI/OSC,
-# and the remaining two-character escapes.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-)
-# C0/C1 controls (a tab is kept as spaces) and bidi overrides that make text display other than it reads.
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Escapes and controls a terminal does not show: one definition, the redactor's (it searches the view
+# a terminal shows, so a secret split by an escape is still caught).
+_ESCAPES, _CONTROLS = TERMINAL_ESCAPES, TERMINAL_CONTROLS
 _ZWSP = "\u200b"   # breaks a workflow-command token without changing what a person reads
 _LOCK = threading.RLock()   # one for stdout and stderr: both usually land on the same terminal or log
 
