@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import IO
 
 from hybridcore.files import open_private
+from hybridcore.packer.redaction import BaseRedactor
 
 LineCallback = Callable[[str, str], None]   # (stream, line)
 log = logging.getLogger("hybridcore.packer.process")
-_CHUNK = 1 << 20  # longest "line" kept whole; longer lines arrive in pieces instead of growing memory
+_CHUNK = 1 << 20  # where an over-long line is cut: longer lines arrive in pieces instead of growing memory
 _READ = 1 << 16   # one read takes whatever a pipe holds (64 KiB is a Linux pipe's default capacity)
+_CUT_WINDOW = 1 << 16  # around a cut, where a straddling secret is looked for (lines up to
+                       # _CHUNK + _CUT_WINDOW arrive whole)
 
 
 class Tail:
@@ -61,15 +64,33 @@ def pump(pipe: IO[bytes], sink: IO[bytes] | Sink, tail: Tail | None, stream: str
             if not chunk:
                 break
             pending += chunk
-            if b"\n" not in chunk and len(pending) < _CHUNK:
+            if b"\n" not in chunk and len(pending) < _CHUNK + _CUT_WINDOW:
                 continue
             *complete, pending = pending.split(b"\n")
-            while len(pending) >= _CHUNK:
-                complete.append(pending[:_CHUNK])
-                pending = pending[_CHUNK:]
+            # A piece is cut only once the bytes after the cut are here too: a secret straddling the
+            # cut must be seen whole to be kept out of it.
+            while len(pending) >= _CHUNK + _CUT_WINDOW:
+                cut = _cut(pending, redact)
+                complete.append(pending[:cut])
+                pending = pending[cut:]
             _lines(complete, sink, tail, stream, redact, on_line, on_raw_line)
         if pending:
             _lines([pending], sink, tail, stream, redact, on_line, on_raw_line)
+
+
+def _cut(data: bytes, redact: Callable[[str], str]) -> int:
+    """Where to end the next piece of an over-long line: at ``_CHUNK`` bytes, moved back to the start
+    of a secret that would straddle it (pieces are redacted one by one)."""
+    if not isinstance(redact, BaseRedactor) or not redact.count:
+        return _CHUNK
+    lo = _CHUNK - _CUT_WINDOW
+    # surrogateescape: one character per undecodable byte, so character and byte offsets map exactly.
+    window = data[lo:_CHUNK + _CUT_WINDOW].decode("utf-8", "surrogateescape")
+    head = len(data[lo:_CHUNK].decode("utf-8", "surrogateescape"))
+    cut = redact.safe_cut(window, head)
+    if cut <= 0:  # an occurrence longer than the window: cut where the line would have been cut
+        return _CHUNK
+    return lo + len(window[:cut].encode("utf-8", "surrogateescape"))
 
 
 def _lines(raw_lines: list[bytes], sink: IO[bytes] | Sink, tail: Tail | None, stream: str,

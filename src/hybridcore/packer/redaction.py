@@ -357,6 +357,16 @@ class BaseRedactor:
 
     __call__ = redact_text
 
+    def safe_cut(self, text: str, at: int) -> int:
+        """Where to cut ``text`` at or before ``at`` so that no occurrence of a secret, in any form,
+        is split between the two pieces (each piece is redacted alone): ``at`` when none crosses it."""
+        if not self.count:
+            return at
+        for start, end in self._spans(text):   # merged and disjoint: at most one crosses ``at``
+            if start < at < end:
+                return start
+        return at
+
     def _replace(self, text: str, spans: list[tuple[int, int]]) -> str:
         parts: list[str] = []
         last = 0

@@ -37,9 +37,9 @@ def test_lines_split_across_writes_arrive_whole_and_in_order(tmp_path: Path) -> 
 
 
 def test_a_line_longer_than_the_limit_arrives_in_pieces(tmp_path: Path) -> None:
-    long = b"x" * (pipes._CHUNK + 10)
+    long = b"x" * (pipes._CHUNK + pipes._CUT_WINDOW + 10)
     seen, log, _ = _pump(tmp_path, [long + b"\nend\n"])
-    assert [len(s) for s in seen] == [pipes._CHUNK, 10, 3]
+    assert [len(s) for s in seen] == [pipes._CHUNK, pipes._CUT_WINDOW + 10, 3]
     assert log.count(b"\n") == 3
 
 
@@ -53,3 +53,17 @@ def test_every_line_is_redacted_before_log_tail_and_callback(tmp_path: Path) -> 
 def test_invalid_utf8_is_replaced_not_fatal(tmp_path: Path) -> None:
     seen, _, _ = _pump(tmp_path, [b"ok \xff\xfe\n", "é\n".encode()])
     assert seen == ["ok \ufffd\ufffd", "é"]
+
+
+def test_a_secret_straddling_a_long_lines_cut_is_never_split(tmp_path: Path) -> None:
+    from hybridcore.packer.secrets import Redactor
+
+    secret = "straddling-secret-9f2c"
+    for offset in (1, 7, len(secret) - 1):
+        head = "é" * 1000 + "x" * (pipes._CHUNK - 2000 - offset)   # multi-byte characters before the cut
+        line = (head + secret + "y" * (pipes._CUT_WINDOW + 5000)).encode()   # long enough to be cut
+        assert line.index(secret.encode()) < pipes._CHUNK < line.index(secret.encode()) + len(secret)
+        seen, log, _ = _pump(tmp_path, [line + b"\nend\n"], redact=Redactor([secret]))
+        assert secret.encode() not in log and b"<redacted>" in log, offset
+        assert len(seen) == 3 and all(secret not in s for s in seen) and seen[-1] == "end"  # cut once
+        assert b"".join(s.encode() for s in seen[:-1]) == line.replace(secret.encode(), b"<redacted>")
