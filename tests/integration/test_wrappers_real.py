@@ -48,11 +48,14 @@ def test_fmt_skips_json_templates_and_checks_the_rest(local_project: Path) -> No
     write(local_project / "legacy" / "legacy.json",
           '{"builders": [{"type": "null", "communicator": "none"}]}\n')
     toml = local_project / "hybridcore.toml"
-    toml.write_text(toml.read_text() + '\n[targets.legacy]\ntemplate = "legacy/legacy.json"\n')
+    write(local_project / "jsonhcl" / "j.pkr.json",
+          '{"source": {"null": {"x": {"communicator": "none"}}}, "build": {"sources": ["source.null.x"]}}\n')
+    toml.write_text(toml.read_text() + '\n[targets.legacy]\ntemplate = "legacy/legacy.json"\n'
+                    '\n[targets.jsonfolder]\ntemplate = "jsonhcl"\n')
     everything = fmt(None, check=True)
     assert everything.exit_code == 0, everything.stderr
     assert {t.target for t in everything.targets} == {"file", "null"}
-    assert any("legacy" in w and "HCL2 only" in w for w in everything.warnings), everything.warnings
+    assert any("legacy, jsonfolder" in w and "HCL2 only" in w for w in everything.warnings), everything.warnings
     only_json = subprocess.run([*CLI, "fmt", "--check", "legacy"], capture_output=True, text=True)
     assert only_json.returncode == 2 and "nothing to format" in only_json.stderr, only_json.stderr
     assert "Traceback" not in only_json.stderr

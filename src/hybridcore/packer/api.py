@@ -33,7 +33,7 @@ def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: 
     proj, packer, chosen = _resolve(project, targets)
     # `packer fmt` formats HCL2 only: a JSON template (legacy or .pkr.json) is skipped with a warning,
     # so `fmt --check` over a project that still has JSON targets checks the rest instead of failing.
-    skipped = [t for t in chosen if t.template.is_file() and not t.template.name.endswith(_FMT_SUFFIXES)]
+    skipped = [t for t in chosen if not _has_hcl2(t.template, recursive)]
     formattable = [t for t in chosen if t not in skipped]
     if not formattable:
         names = ", ".join(t.name for t in skipped)
@@ -47,6 +47,17 @@ def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: 
                 f"HCL2 only)")
         plans[0] = dataclasses.replace(plans[0], warnings=(*plans[0].warnings, note))
     return _execute("fmt", proj, packer, plans, observer=observer)
+
+
+def _has_hcl2(template: Path, recursive: bool) -> bool:
+    """Whether ``packer fmt`` has anything to format in ``template`` (a file, or a folder of files)."""
+    if not template.is_dir():
+        return template.name.endswith(_FMT_SUFFIXES)
+    found = template.rglob("*") if recursive else template.iterdir()
+    # A folder of only JSON templates is skipped like a JSON file; a folder with nothing at all is
+    # still handed to the planner, whose "no HCL2 files" error names it.
+    return any(p.name.endswith(_FMT_SUFFIXES) for p in found) or not any(
+        p.name.endswith(".json") for p in (template.rglob("*") if recursive else template.iterdir()))
 
 
 def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,

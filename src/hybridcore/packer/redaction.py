@@ -54,6 +54,7 @@ TERMINAL_ESCAPES = re.compile(
 )
 TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _UNSHOWN = re.compile(f"({TERMINAL_ESCAPES.pattern}|{TERMINAL_CONTROLS.pattern})")
+_ASCII_SHOWN = bytes(range(0x20, 0x7F)) + b"\t"
 _GO_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                           "\u2029": "\\u2029"})
 
@@ -120,9 +121,31 @@ class _View:
         return self._index
 
 
+def _strip_unshown(text: str) -> str:
+    """``text`` as a terminal shows it. Every escape starts with a control character, so the escape
+    pattern is tried only where the one-class control search stops (fast on long lines)."""
+    parts: list[str] = []
+    pos = 0
+    for m in TERMINAL_CONTROLS.finditer(text):
+        if m.start() < pos:
+            continue  # inside an escape already removed
+        token = _UNSHOWN.match(text, m.start())
+        parts.append(text[pos:m.start()])
+        pos = token.end() if token is not None else m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 def _unshown(text: str) -> bool:
-    """Whether ``text`` holds a character a terminal does not show (printable ASCII never does)."""
-    return not (text.isascii() and text.isprintable()) and _UNSHOWN.search(text) is not None
+    """Whether ``text`` holds a character a terminal does not show. Every escape starts with a control
+    character, so this looks for controls only, by the cheapest exact test for the text at hand (it
+    runs on every line)."""
+    if text.isascii():
+        # What is left once every printable character and the tab are deleted (C speed).
+        return bool(text.encode("ascii").translate(None, _ASCII_SHOWN))
+    if text.isprintable():
+        return False
+    return TERMINAL_CONTROLS.search(text) is not None
 
 
 def _back(starts: list[int], tokens: list[tuple[int, int, int, int]], i: int, first: bool) -> int:
@@ -340,8 +363,9 @@ class BaseRedactor:
         if not self.count or len(text) < self._min:
             return text
         numeric = "\\" in text and ("\\u" in text or "\\x" in text or "\\U" in text)
-        if not numeric and self._probes is not None and not _unshown(text) and not self._probes(text):
-            return text  # fast path: no needle's probe anywhere, so no needle in any view
+        if not numeric and self._probes is not None and not self._probes(text) and (
+                not _unshown(text) or not self._probes(_strip_unshown(text))):
+            return text  # fast path: no needle's probe anywhere (nor as a terminal shows it)
         if self._plain(text):
             # Only a raw occurrence is possible, and one pass is final: every occurrence is covered
             # and none can cross the marker.

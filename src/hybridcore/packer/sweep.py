@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]   # ("abandoned", {run_id, why})
 
 # attempt._short_tmpdir: tempfile.mkdtemp(prefix=f"hc-{slug[:16]}-") -> 8 random [a-z0-9_] characters
-_NAME = re.compile(r"hc-[A-Za-z0-9_.-]{1,16}-[a-z0-9_]{8}")
+_NAME = re.compile(r"hc-[A-Za-z0-9_.~-]{1,16}-[a-z0-9_]{8}")  # attempt._short_tmpdir: hc-<slug[:16]>-<random>
 
 
 def temp_roots() -> set[Path]:

@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from hybridcore.packer.sweep import NO_STATE, is_ours, sweep
 from hybridcore.state import StateStore
 from hybridcore.state.common import this_process
@@ -56,3 +58,15 @@ def test_is_ours_refuses_symlinks_and_other_names(tmp_path: Path) -> None:
 
 def test_no_state_is_empty() -> None:
     assert NO_STATE.list_runs(limit=3) == [] and NO_STATE.get_run("x") is None
+
+
+@pytest.mark.parametrize("name", ["a_", "a.", "a..b", "x" * 40, "t/a.pkr.hcl"])
+def test_the_temp_folder_of_any_target_name_is_recognised_as_ours(name: str) -> None:
+    from hybridcore.packer.attempt import _short_tmpdir
+    from hybridcore.packer.config import Target
+
+    folder = _short_tmpdir(Target(name, Path("t")).slug)
+    try:
+        assert is_ours(folder), folder.name
+    finally:
+        folder.rmdir()
