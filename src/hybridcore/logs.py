@@ -73,7 +73,8 @@ class EventLog:
         text = f'{{"time": "{now_iso()}", {middle}{encode_basestring(line)}}}\n'
         if self._max_line_bytes is not None:
             with self._lock:
-                left = self._line_budget.get(target, self._max_line_bytes) - len(text)
+                size = len(text) if text.isascii() else len(text.encode())
+                left = self._line_budget.get(target, self._max_line_bytes) - size
                 self._line_budget[target] = left
                 if left < 0:
                     self._dropped[target] = self._dropped.get(target, 0) + 1

@@ -94,3 +94,13 @@ def test_packer_lines_are_capped_per_target_and_wrapper_events_never(tmp_path: P
     notes = [e for e in events if e.get("event") == "log_truncated"]
     assert [n["target"] for n in notes] == ["a"] and "log_max_mb" in notes[0]["message"]
     assert events[-1]["event"] == "finish" and log.lines_dropped("a") == 1000 - len(a_lines)
+
+
+def test_the_cap_counts_bytes_not_characters(tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    log = EventLog(path, "C5", max_line_bytes=10_000)
+    for _ in range(200):
+        log.line("a", "stdout", "€" * 100)
+    log.close()
+    lines = [x for x in path.read_bytes().splitlines() if b'"line"' in x]
+    assert sum(len(x) + 1 for x in lines) <= 10_000

@@ -21,6 +21,7 @@ they cannot be verified before use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -42,7 +43,7 @@ INDEX = "index.json"
 OnProgress = Callable[[int, int | None], None]   # (bytes written so far, total or None)
 _HASHES = {"md5", "sha1", "sha256", "sha512"}
 _CHUNK = 1 << 20
-_QUARANTINED = re.compile(r"^[^.].*\.[0-9]+$")  # quarantine(): "<entry>.<seconds>"
+_QUARANTINED = re.compile(r"^[^.].*\.([0-9]+)$")  # quarantine(): "<entry>.<seconds>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,11 +283,12 @@ class SharedCache:
                     removed.append(item["entry"])
         if qdir.is_dir():
             for path in qdir.iterdir():
-                # Only what quarantine() moved there: "<entry>.<seconds>", a file or link, never a folder.
-                st = path.lstat()
-                if (_QUARANTINED.match(path.name) and not stat.S_ISDIR(st.st_mode)
-                        and st.st_mtime < cutoff):
-                    path.unlink()
+                # Only what quarantine() moved there: "<entry>.<seconds>" (when it was quarantined; the
+                # file keeps its download's mtime), a file or link, never a folder.
+                m = _QUARANTINED.match(path.name)
+                with contextlib.suppress(FileNotFoundError):   # another prune got there first
+                    if m and int(m.group(1)) < cutoff and not stat.S_ISDIR(path.lstat().st_mode):
+                        path.unlink()
         return removed
 
 

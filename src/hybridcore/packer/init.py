@@ -75,7 +75,7 @@ def _target_name(rel: Path, taken: set[str]) -> str:
         if part and (not parts or parts[-1] != part):
             parts.append(part)
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", "-".join(parts))
-    base = base.strip("-.") or "main"
+    base = base.strip("-._") or "main"   # a target name starts and ends with a letter or digit
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1

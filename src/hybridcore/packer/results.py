@@ -104,9 +104,12 @@ def record_crashed(s: Session, plan: TargetPlan, base_dir: Path, exc: BaseExcept
             f"for what ran"))
     status = Status.INTERRUPTED if interrupted else Status.FAILED
     with contextlib.suppress(Exception):
-        s.store.record_run(_row(s, plan, attempt=0, run_dir=base_dir, status=status,
-                                exit_code=exit_code_for(status, False), classification=classification,
-                                finished_at=now_iso()))
+        row = s.store.get_run(f"{s.command_id}/{plan.target.slug}") or {}
+        if row.get("status") not in (None, str(Status.RUNNING)):
+            return  # the target had ended (e.g. the lock's release broke after): its row stays as it is
+        s.store.record_run(_row(s, plan, attempt=int(row.get("attempt") or 0), run_dir=base_dir,
+                                status=status, exit_code=exit_code_for(status, False),
+                                classification=classification, finished_at=now_iso()))
 
 
 def record_refused(s: Session, plans: Sequence[TargetPlan], classification: Classification) -> None:

@@ -528,3 +528,26 @@ def test_a_wrapper_error_mid_run_ends_the_row_at_once(fake_packer: FakePacker, p
     finally:
         store.close()
     assert row["status"] == "failed" and row["category"] == "wrapper-error" and row["finished_at"]
+
+
+def test_an_error_after_a_target_ended_leaves_its_row_as_it_ended(fake_packer: FakePacker, project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridcore.state import StateStore
+    from hybridcore.state.locks import BuildLock
+
+    assert validate("web").exit_code == 0
+    release = BuildLock.release
+
+    def broken_release(self: BuildLock) -> None:
+        release(self)
+        raise RuntimeError("release broke")
+
+    monkeypatch.setattr(BuildLock, "release", broken_release)
+    with pytest.raises(RuntimeError, match="release broke"):
+        build("web")
+    store = StateStore.for_root(project)
+    try:
+        (row,) = store.list_runs(kind="build")
+    finally:
+        store.close()
+    assert row["status"] == "ok", row

@@ -147,3 +147,14 @@ def test_prune_leaves_untracked_files_and_foreign_quarantine_names(tmp_path: Pat
         os.utime(p, (946684800, 946684800))
     assert cache.prune(0) == []
     assert users.exists() and odd.exists() and not ours.exists()
+
+
+def test_a_copy_quarantined_today_is_kept_whatever_its_mtime(tmp_path: Path) -> None:
+    import time as _time
+
+    (tmp_path / "c" / ".quarantine").mkdir(parents=True)
+    fresh = tmp_path / "c" / ".quarantine" / f"abc.iso.{int(_time.time())}"
+    fresh.write_text("q")
+    os.utime(fresh, (946684800, 946684800))  # os.replace kept the old download's mtime
+    SharedCache(tmp_path / "c").prune(1)
+    assert fresh.exists()

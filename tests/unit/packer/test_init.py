@@ -50,3 +50,10 @@ def test_target_names_drop_suffixes_and_repeated_parts(tmp_path: Path) -> None:
     names = set(init_project(tmp_path).targets)
     assert "packer-legacy" in names and all("legacy-legacy" not in n and ".pkr" not in n for n in names)
     assert len(load_project(tmp_path).targets) == len(names)
+
+
+def test_a_name_never_starts_with_an_underscore(tmp_path: Path) -> None:
+    (tmp_path / "_base").mkdir()
+    (tmp_path / "_base" / "x.json").write_text('{"builders": []}')
+    assert init_project(tmp_path).targets == ("base-x",)
+    assert set(load_project(tmp_path).targets) == {"base-x"}

@@ -133,3 +133,20 @@ def test_sensitive_literal_defaults_are_read_but_never_cached(tmp_path: Path, na
     assert found["pw"] == "Lit-Secret-1" and "Inner-2" in str(found["m"])
     cached = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
     assert cached and b"Lit-Secret-1" not in cached and b"Inner-2" not in cached
+
+
+def test_sensitive_literal_defaults_redact_strings_only_and_warn_when_too_short(tmp_path: Path) -> None:
+    from hybridcore.packer.config import Target
+    from hybridcore.packer.planvars import plan_vars
+
+    (tmp_path / "t.pkr.hcl").write_text(
+        'variable "debug" {\n  type = bool\n  sensitive = true\n  default = true\n}\n'
+        'variable "port" {\n  type = number\n  sensitive = true\n  default = 2022\n}\n'
+        'variable "pin" {\n  sensitive = true\n  default = "abc"\n}\n'
+        'variable "pw" {\n  sensitive = true\n  default = { k = ["Long-Secret-7"] }\n}\n')
+    info = analyze(tmp_path / "t.pkr.hcl")
+    planned = plan_vars(Target("t", tmp_path / "t.pkr.hcl"), info, parsed=True, given=None, var_files=[],
+                        provisioners=[], base_env={}, hybridcore_env="dev")
+    assert planned.redactor('ok=true port=2022 ["Long-Secret-7"]') == f'ok=true port=2022 ["{planned.redactor.marker}"]'
+    assert [w for w in planned.warnings if "shorter than" in w] == [
+        "t: sensitive variable 'pin' has a literal default shorter than 4 characters, which cannot be redacted"]
