@@ -23,6 +23,8 @@ from functools import lru_cache, partial
 from itertools import count
 from typing import Any, ClassVar
 
+from hybridcore.packer.unshown import UNSHOWN, strip_unshown, unshown
+
 REDACTED = "<redacted>"
 MIN_SECRET_LEN = 4       # shorter declared secrets are refused: redacting "e" everywhere wrecks every log
 MIN_HEURISTIC_LEN = 8    # values caught only by a secret-looking name
@@ -40,21 +42,6 @@ _ESCAPES = (r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-
             r"|U(?:000[0-9a-fA-F]|0010)[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\\\"/'abfnrtv])")
 _NAMED = {"\\": "\\", '"': '"', "/": "/", "'": "'", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
           "t": "\t", "v": "\v"}
-# What a terminal (or console.terminal.clean) does not show: CSI (colours, cursor), OSC (hyperlinks,
-# titles; BEL or ST ended), DCS/SOS/PM/APC strings, 8-bit CSI/OSC, the remaining two-character escapes;
-# C0/C1 controls and bidi overrides. Defined here because a secret split by one of them is still read
-# whole on a terminal, so the redactor searches a view without them too.
-TERMINAL_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-)
-TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSHOWN = re.compile(f"({TERMINAL_ESCAPES.pattern}|{TERMINAL_CONTROLS.pattern})")
-_ASCII_SHOWN = bytes(range(0x20, 0x7F)) + b"\t"
 _GO_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
                           "\u2029": "\\u2029"})
 
@@ -119,33 +106,6 @@ class _View:
                 shift = m.end() - vend
             self._index = ([t[0] for t in tokens], tokens)
         return self._index
-
-
-def _strip_unshown(text: str) -> str:
-    """``text`` as a terminal shows it. Every escape starts with a control character, so the escape
-    pattern is tried only where the one-class control search stops (fast on long lines)."""
-    parts: list[str] = []
-    pos = 0
-    for m in TERMINAL_CONTROLS.finditer(text):
-        if m.start() < pos:
-            continue  # inside an escape already removed
-        token = _UNSHOWN.match(text, m.start())
-        parts.append(text[pos:m.start()])
-        pos = token.end() if token is not None else m.end()
-    parts.append(text[pos:])
-    return "".join(parts)
-
-
-def _unshown(text: str) -> bool:
-    """Whether ``text`` holds a character a terminal does not show. Every escape starts with a control
-    character, so this looks for controls only, by the cheapest exact test for the text at hand (it
-    runs on every line)."""
-    if text.isascii():
-        # What is left once every printable character and the tab are deleted (C speed).
-        return bool(text.encode("ascii").translate(None, _ASCII_SHOWN))
-    if text.isprintable():
-        return False
-    return TERMINAL_CONTROLS.search(text) is not None
 
 
 def _back(starts: list[int], tokens: list[tuple[int, int, int, int]], i: int, first: bool) -> int:
@@ -295,14 +255,14 @@ class BaseRedactor:
     def _plain(self, text: str) -> bool:
         """No escape of any kind in ``text``: its only view is itself."""
         return ("\\" not in text and not (self.machine_comma and self.machine_comma in text)
-                and not _unshown(text))
+                and not unshown(text))
 
     def _views(self, text: str) -> list[_View]:
         raw = _View(text)
         if self._plain(text):
             return [raw]
         views = [raw]
-        if _unshown(text) and (shown := raw.decoded(_UNSHOWN, "", strip=True)) is not None:
+        if unshown(text) and (shown := raw.decoded(UNSHOWN, "", strip=True)) is not None:
             views.append(shown)   # what a terminal shows: escapes and controls gone
         mr = raw.decoded(self._mr, self.machine_comma)
         if mr is not None:
@@ -364,7 +324,7 @@ class BaseRedactor:
             return text
         numeric = "\\" in text and ("\\u" in text or "\\x" in text or "\\U" in text)
         if not numeric and self._probes is not None and not self._probes(text) and (
-                not _unshown(text) or not self._probes(_strip_unshown(text))):
+                not unshown(text) or not self._probes(strip_unshown(text))):
             return text  # fast path: no needle's probe anywhere (nor as a terminal shows it)
         if self._plain(text):
             # Only a raw occurrence is possible, and one pass is final: every occurrence is covered

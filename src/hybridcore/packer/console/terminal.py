@@ -18,13 +18,12 @@ import textwrap
 import threading
 from typing import IO, TYPE_CHECKING
 
-from hybridcore.packer.redaction import TERMINAL_CONTROLS, TERMINAL_ESCAPES
+from hybridcore.packer.unshown import TERMINAL_CONTROLS, TERMINAL_ESCAPES
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-# Escapes and controls a terminal does not show: one definition, the redactor's (it searches the view
-# a terminal shows, so a secret split by an escape is still caught).
+# Escapes and controls a terminal does not show (one definition, shared with the redactor).
 _ESCAPES, _CONTROLS = TERMINAL_ESCAPES, TERMINAL_CONTROLS
 _ZWSP = "\u200b"   # breaks a workflow-command token without changing what a person reads
 _LOCK = threading.RLock()   # one for stdout and stderr: both usually land on the same terminal or log
