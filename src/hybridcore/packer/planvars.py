@@ -32,6 +32,7 @@ from hybridcore.packer.secrets import (
     SplitVars,
     check_secret,
     env_redactor,
+    leaves,
     render_value,
     secret_texts,
     valid_var_name,
@@ -101,13 +102,16 @@ def plan_vars(
     texts |= _var_file_secrets(files, declared, parsed, info.kind)
     texts |= _env_secrets(info, declared, parsed, base_env)
     # A literal default of a sensitive variable is still a secret (committed, but printed all the same).
-    defaults = sensitive_literal_defaults(info)
-    texts |= {t for t in _literal_secret_texts(defaults) if len(t) >= MIN_SECRET_LEN}
+    # The strings inside sensitive literal defaults, by variable. Numbers and booleans are left out:
+    # redacting every ``true`` or ``2022`` in the output would hide more than it protects.
+    literal = {name: {t for t in leaves(default) if isinstance(t, str) and t.strip()}
+               for name, default in sensitive_literal_defaults(info).items()}
+    texts |= {t for found in literal.values() for t in found if len(t) >= MIN_SECRET_LEN}
     redactor = env_redactor(base_env, texts)
     warnings = _warnings(target, info, parsed, values, declared)
     warnings += [f"{target.name}: sensitive variable {name!r} has a literal default shorter than "
-                 f"{MIN_SECRET_LEN} characters, which cannot be redacted" for name, default in sorted(defaults.items())
-                 if any(len(t.strip()) < MIN_SECRET_LEN for t in _literal_secret_texts({name: default}))]
+                 f"{MIN_SECRET_LEN} characters, which cannot be redacted" for name, found in sorted(literal.items())
+                 if any(len(t.strip()) < MIN_SECRET_LEN for t in found)]
     return PlannedVars(
         split=SplitVars(plain, secret), redactor=redactor,
         var_file=render_var_file(values, info.variables, info.kind),
@@ -264,22 +268,6 @@ def _var_file_secrets(files: Sequence[Path], declared: set[str], parsed: bool, k
             if name in declared or not parsed:
                 texts |= {_unescape_template(t) for t in secret_texts(value)} | secret_texts(value)
     return texts
-
-
-def _literal_secret_texts(defaults: Mapping[str, Any]) -> set[str]:
-    """The strings inside sensitive literal defaults. Numbers and booleans are left out: redacting
-    every ``true`` or ``2022`` in the output would hide more than it protects."""
-    out: set[str] = set()
-    stack: list[Any] = list(defaults.values())
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, str) and item.strip():
-            out.add(item)
-    return out
 
 
 def _unescape_template(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from hybridcore.packer.redaction import (
 
 __all__ = ["MIN_HEURISTIC_LEN", "MIN_SECRET_LEN", "PACKER_IDENTIFIERS", "REDACTED", "SECRET_NAME",
            "PreparedEnv", "Redactor", "Secret", "SplitVars", "check_secret", "check_secrets",
-           "env_redactor", "heuristic_secrets", "named_secrets", "parse_var_assignment", "prepare_env",
+           "env_redactor", "heuristic_secrets", "leaves", "named_secrets", "parse_var_assignment", "prepare_env",
            "render_value", "secret_texts", "url_passwords", "valid_var_name"]
 
 # Names under which an environment value is taken for a secret. Such values are redacted only when
@@ -138,12 +138,8 @@ def valid_var_name(name: object) -> bool:
     return isinstance(name, str) and bool(_VAR_NAME.match(name))
 
 
-def secret_texts(value: Any) -> set[str]:
-    """The texts a secret value can be printed as: its rendering and, for a list or map, each
-    string (or number) inside it (``jsonencode`` prints those raw between punctuation)."""
-    if isinstance(value, Secret):
-        value = value.reveal()
-    texts = {render_value(value)}
+def leaves(value: Any) -> Iterator[Any]:
+    """The scalars inside ``value``: itself, or every value inside its lists and maps, at any depth."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -151,8 +147,18 @@ def secret_texts(value: Any) -> set[str]:
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
-        elif isinstance(item, str | int | float) and not isinstance(item, bool):
-            texts.add(str(item))
+        else:
+            yield item
+
+
+def secret_texts(value: Any) -> set[str]:
+    """The texts a secret value can be printed as: its rendering and, for a list or map, each
+    string (or number) inside it (``jsonencode`` prints those raw between punctuation)."""
+    if isinstance(value, Secret):
+        value = value.reveal()
+    texts = {render_value(value)}
+    texts |= {str(item) for item in leaves(value)
+              if isinstance(item, str | int | float) and not isinstance(item, bool)}
     return {t for t in texts if t}
 
 
