@@ -453,3 +453,20 @@ def runs_json(project: Project) -> list[dict[str, object]]:
     rows = result.json()
     assert isinstance(rows, list)
     return rows
+
+
+def private_folders(project: Project, wrapper: int) -> set[Path]:
+    """Where the run keeps its private files: the folder of the last -var-file Packer was given (the
+    wrapper's generated var file) and Packer's TMPDIR when the wrapper set one of its own."""
+    found: set[Path] = set()
+    for pid in descendants(wrapper):
+        argv = cmdline(pid).decode(errors="replace").split(" ")
+        if not argv or not argv[0].endswith("packer"):
+            continue
+        var_files = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-var-file"]
+        if var_files:
+            found.add(Path(var_files[-1]).parent)
+        tmp = environ(pid).get("TMPDIR")
+        if tmp and Path(tmp) != project.tmpdir:
+            found.add(Path(tmp))
+    return found

@@ -21,12 +21,10 @@ from tests.faults.support import (
     KILL_GRACE,
     Project,
     Running,
-    cmdline,
-    descendants,
-    environ,
     kill_group,
     null_template,
     pgid_of,
+    private_folders,
     runs_json,
     wait_gone,
 )
@@ -58,24 +56,7 @@ def blocked_build(project: Project, *args: str) -> Blocked:
     pgid = pgid_of(shell)
     assert pgid is not None
     project.watch(pgid)
-    return Blocked(running, shell, pgid, reached, _private_folders(project, running.pid))
-
-
-def _private_folders(project: Project, wrapper: int) -> set[Path]:
-    """Where the run keeps its private files: the folder of the last -var-file Packer was given (the
-    wrapper's generated var file) and Packer's TMPDIR when the wrapper set one of its own."""
-    found: set[Path] = set()
-    for pid in descendants(wrapper):
-        argv = cmdline(pid).decode(errors="replace").split(" ")
-        if not argv or not argv[0].endswith("packer"):
-            continue
-        var_files = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-var-file"]
-        if var_files:
-            found.add(Path(var_files[-1]).parent)
-        tmp = environ(pid).get("TMPDIR")
-        if tmp and Path(tmp) != project.tmpdir:
-            found.add(Path(tmp))
-    return found
+    return Blocked(running, shell, pgid, reached, private_folders(project, running.pid))
 
 
 def build_row(project: Project) -> dict[str, object]:

@@ -38,6 +38,7 @@ from tests.faults.support import (
     leaks,
     null_template,
     pgid_of,
+    private_folders,
     runs_json,
     small_tmpfs,
     state_dump,
@@ -60,23 +61,6 @@ def _wait_for_text(running: Running, text: str, deadline_s: float) -> None:
             raise AssertionError(f"the command ended (exit {running.proc.returncode}) before saying {text!r}")
         time.sleep(0.05)  # polling a file with a deadline, not synchronisation: no event to wait on
     raise AssertionError(f"the wrapper never said {text!r} within {deadline_s} s")
-
-
-def _private_folders(project: Project, wrapper: int) -> set[Path]:
-    """The folder of the last -var-file Packer was given (the generated one) and Packer's TMPDIR, found as
-    test_interrupts.py finds them."""
-    found: set[Path] = set()
-    for pid in descendants(wrapper):
-        argv = cmdline(pid).decode(errors="replace").split(" ")
-        if not argv or not argv[0].endswith("packer"):
-            continue
-        var_files = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-var-file"]
-        if var_files:
-            found.add(Path(var_files[-1]).parent)
-        tmp = environ(pid).get("TMPDIR")
-        if tmp and Path(tmp) != project.tmpdir:
-            found.add(Path(tmp))
-    return found
 
 
 # ------------------------------------------------------------------------- the wrapper's own folders
@@ -120,7 +104,7 @@ def test_second_interrupt_kills_at_once_and_leaves_no_private_folder(project: Pr
     pgid = pgid_of(shell)
     assert pgid is not None
     project.watch(pgid)
-    private = _private_folders(project, running.pid)
+    private = private_folders(project, running.pid)
     assert private, "no private temp folder seen for the run"
     os.kill(running.pid, signal.SIGINT)
     _wait_for_text(running, "interrupt received", 10.0)
