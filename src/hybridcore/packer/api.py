@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import HybridcoreError, TemplateError
+from hybridcore.packer import argv as argmod
 from hybridcore.packer import binary as binmod
 from hybridcore.packer import driftcheck, preflight
 from hybridcore.packer.config import Project, Target, load_project
@@ -22,8 +23,6 @@ from hybridcore.state import StateStore
 if TYPE_CHECKING:
     from hybridcore.packer.records import CommandResult
     from hybridcore.packer.session import Observer, RunOptions
-
-_FMT_SUFFIXES = (".pkr.hcl", ".pkrvars.hcl")  # what packer fmt formats
 
 
 def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: bool = True,
@@ -52,12 +51,12 @@ def fmt(targets: str | Sequence[str] | None, *, check: bool = False, recursive: 
 def _has_hcl2(template: Path, recursive: bool) -> bool:
     """Whether ``packer fmt`` has anything to format in ``template`` (a file, or a folder of files)."""
     if not template.is_dir():
-        return template.name.endswith(_FMT_SUFFIXES)
-    found = template.rglob("*") if recursive else template.iterdir()
+        return template.name.endswith(argmod.HCL2_SUFFIXES)
+    if argmod.has_hcl(template) or (recursive and argmod.hcl_folders(template)):
+        return True
     # A folder of only JSON templates is skipped like a JSON file; a folder with nothing at all is
     # still handed to the planner, whose "no HCL2 files" error names it.
-    return any(p.name.endswith(_FMT_SUFFIXES) for p in found) or not any(
-        p.name.endswith(".json") for p in (template.rglob("*") if recursive else template.iterdir()))
+    return not any(template.rglob("*.json") if recursive else template.glob("*.json"))
 
 
 def validate(targets: str | Sequence[str] | None, vars: Mapping[str, Any] | None = None, *,

@@ -68,6 +68,9 @@ def init_argv(packer: str, template: Path) -> list[str]:
     return [packer, "init", str(template)]
 
 
+HCL2_SUFFIXES = (".pkr.hcl", ".pkrvars.hcl")  # what packer fmt formats
+
+
 def fmt_argvs(
     packer: str,
     template: Path,
@@ -88,13 +91,14 @@ def fmt_argvs(
 
 
 def hcl_folders(root: Path) -> list[Path]:
-    folders = {root} if _has_hcl(root) else set()
+    folders = {root} if has_hcl(root) else set()
     for path in root.rglob("*"):
         hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-        if path.is_dir() and not hidden and _has_hcl(path):
+        if path.is_dir() and not hidden and has_hcl(path):
             folders.add(path)
     return sorted(folders)
 
 
-def _has_hcl(folder: Path) -> bool:
-    return any(p.name.endswith((".pkr.hcl", ".pkrvars.hcl")) for p in folder.iterdir() if p.is_file())
+def has_hcl(folder: Path) -> bool:
+    """Whether ``folder`` itself holds a file ``packer fmt`` formats."""
+    return any(p.name.endswith(HCL2_SUFFIXES) for p in folder.iterdir() if p.is_file())
