@@ -171,8 +171,16 @@ def _announce(s: Session, sig: signal.Signals, plans: Sequence[TargetPlan], futu
            message="interrupt requested" if not kill else "second interrupt: killing Packer now")
     if not kill:
         for plan, future in zip(plans, futures, strict=True):
-            if future in pending:  # a target that already ended is not stopping
+            if not _ended_on_its_own(future, pending):  # a target that had already ended is not stopping
                 s.emit(plan.target.name, "stopping", logging.WARNING)
+
+
+def _ended_on_its_own(future: cf.Future[results.Finished], pending: set[Any]) -> bool:
+    """Whether a target ended before the interrupt. One that ended *because* of it (the signal stops
+    Packer at once, which can be before this thread looks) is interrupted, and was stopping."""
+    if future in pending:
+        return False
+    return future.exception() is not None or future.result().result.status != Status.INTERRUPTED
 
 
 @contextlib.contextmanager
