@@ -189,6 +189,11 @@ def test_text_without_secrets_is_unchanged(secret_list: list[str], data: st.Data
         assume(all(secret not in near for secret in secret_list))
         pieces += [near, data.draw(st.lists(OTHER, min_size=1, max_size=5).map("".join))]
     text = data.draw(st.lists(OTHER, max_size=5).map("".join)) + "".join(pieces)
+    # Near misses joined by characters a terminal does not show ("ccc\x1fccc") show a secret whole;
+    # the redactor redacts those on purpose (see the terminal-escape property below): not this case.
+    from hybridcore.packer.console.terminal import clean
+
+    assume(all(secret not in clean(text) for secret in secret_list))
     assert Redactor(secret_list)(text) == text
 
 
