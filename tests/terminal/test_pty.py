@@ -85,7 +85,7 @@ def test_live_table_shows_running_then_stopping(fake_packer: FakePacker, project
     child.expect(r"second interrupt: killing Packer now \(SIGKILL\)")
     rest = plain(child.read())
     assert finish(child) == 130
-    assert rest.count("stopped with: SIGINT → SIGKILL (Packer could not clean up") == 2
+    assert rest.count("stopped with: SIGINT → SIGKILL (Packer could not clean up") == 2, rest
 
 
 def test_runs_and_artifacts_tables_at_80_columns(fake_packer: FakePacker, project: Path) -> None:

@@ -133,12 +133,14 @@ def _group_gone(proc: subprocess.Popen[bytes]) -> bool:
 def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str],
          first: signal.Signals = signal.SIGINT) -> None:
     """``first`` -> (grace) -> SIGTERM -> (grace) -> SIGKILL, to the whole process group; returns once
-    the group is gone or SIGKILL was sent. ``cancel.kill`` (a second Ctrl-C) skips to SIGKILL."""
+    the group is gone or SIGKILL was sent. ``cancel.kill`` (a second Ctrl-C) skips to SIGKILL, but
+    ``first`` is always sent before it: two quick Ctrl-Cs can both land before this thread looks, and
+    Packer still gets its chance to start cleaning up (and the record says what it got)."""
     steps = [(first, req.interrupt_grace)]
     if first != signal.SIGTERM:
         steps.append((signal.SIGTERM, req.term_grace))
     for i, (sig, grace) in enumerate(steps):
-        if req.cancel.kill.is_set():
+        if i and req.cancel.kill.is_set():
             break
         if i:
             _emit(req, "escalate", signal=sig.name)
