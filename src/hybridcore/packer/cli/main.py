@@ -118,8 +118,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _dispatch(argv: list[str] | None) -> int:
-    from hybridcore.packer.console import report
-
     app = _register(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
@@ -127,10 +125,14 @@ def _dispatch(argv: list[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         # Reached only when no Packer was running (the runner turns Ctrl-C into a recorded interruption).
+        from hybridcore.packer.console import report  # here: the report's modules are not needed before
+
         report.interrupted()
         return ExitCode.INTERRUPTED
     except OSError as exc:
         # The machine, not the code: a read-only project folder, a full disk, a vanished file.
+        from hybridcore.packer.console import report
+
         report.os_error(exc)
         return ExitCode.USAGE
     return ExitCode.OK
