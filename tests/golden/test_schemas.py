@@ -42,8 +42,9 @@ def test_result_schema_has_the_fixed_keys() -> None:
 
 def test_renamed_field_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The guard itself: a model with a renamed field no longer renders to the committed schema."""
-    from pydantic import create_model
+    import dataclasses
 
-    renamed = create_model("ArtifactRecord", __base__=records.ArtifactRecord, image_id=(str, ""))
+    renamed = dataclasses.make_dataclass("ArtifactRecord", [("image_id", str, dataclasses.field(default=""))],
+                                         bases=(records.ArtifactRecord,), frozen=True, kw_only=True)
     name = "artifact-record.schema.json"
     assert render(renamed, name) != (SCHEMA_DIR / name).read_text()

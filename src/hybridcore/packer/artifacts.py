@@ -116,9 +116,9 @@ def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: Templ
                      plain_vars: Mapping[str, str], provenance: Provenance, run_uuid: str | None,
                      redactor: Redactor) -> list[ArtifactRecord]:
     """One record per artifact, redacted, each with a new build id (a ULID: sorts by creation time)."""
-    # pydantic (records) and the per-builder rules load only once a build has produced something.
+    # The per-builder rules load only once a build has produced something.
     from hybridcore.packer.artifact_facts import builder_type_for, describe
-    from hybridcore.packer.records import ArtifactRecord
+    from hybridcore.packer.records import ArtifactFile, ArtifactRecord
 
     variables = template_vars(info, plain_vars)
     out: list[ArtifactRecord] = []
@@ -138,5 +138,6 @@ def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: Templ
             "files": [{"name": _absolute(f["name"], cwd), "size": f["size"]} for f in file_entries(raw.files, cwd)],
             "packer_run_uuid": run_uuid, "provenance": provenance, "extra": dict(facts.extra),
         }
-        out.append(ArtifactRecord.model_validate(redactor.redact_record(values, keep=PACKER_IDENTIFIERS)))
+        redacted = redactor.redact_record(values, keep=PACKER_IDENTIFIERS)
+        out.append(ArtifactRecord(**{**redacted, "files": [ArtifactFile(**f) for f in redacted["files"]]}))
     return out

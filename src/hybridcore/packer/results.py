@@ -6,8 +6,7 @@ from redacted values. This is the only writer of run rows: ``running`` and ``ref
 thread before any worker starts, the final row from the worker that ran the target (so a Ctrl-C,
 which lands on the calling thread, never cuts a record in half). Exit codes come from ``status``.
 
-The pydantic models (``records``) load on first use: the runner imports them on a thread while
-Packer runs, so they cost nothing on the way to Packer's start.
+The records (``records``: plain frozen dataclasses, no pydantic) load on first use.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from hybridcore.packer.console.shapes import SHAPES
 from hybridcore.packer.records import ArtifactRecord, CommandResult
 
@@ -23,7 +25,8 @@ SCHEMAS: dict[str, type[Any]] = {
 
 
 def render(model: type[Any], name: str) -> str:
-    schema = model.model_json_schema(mode="serialization")
+    # TypeAdapter reads the records' dataclasses and the shapes' models alike.
+    schema = TypeAdapter(model).json_schema(mode="serialization")
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
               "$id": f"https://hybridcore.dev/schemas/{name}", **schema}
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -363,7 +363,7 @@ def test_every_json_output_has_its_published_shape(fake_packer: FakePacker, proj
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """Each --json document of a small session validates against the model behind schemas/<name>."""
     from hybridcore.packer.console.shapes import check
-    from hybridcore.packer.records import CommandResult
+    from hybridcore.packer.records import CommandResult, parse
 
     def doc(name: str, *args: str) -> object:
         out = run(capsys, *args)
@@ -379,9 +379,9 @@ def test_every_json_output_has_its_published_shape(fake_packer: FakePacker, proj
     doc("drift.schema.json", "drift", "--json")
     doc("plan.schema.json", "plan", "--json")
     doc("plan-matrix.schema.json", "plan", "--matrix")
-    CommandResult.model_validate(json.loads(run(capsys, "validate", "web", "--json").stdout))
+    parse(CommandResult, json.loads(run(capsys, "validate", "web", "--json").stdout))
     failed = json.loads(run(capsys, "build", "web", "--json").stdout)
-    CommandResult.model_validate(json.loads(run(capsys, "build", "web", "--json").stdout))
+    parse(CommandResult, json.loads(run(capsys, "build", "web", "--json").stdout))
     doc("runs.schema.json", "runs", "--json")
     doc("runs-show.schema.json", "runs", "show", failed["command_id"], "--json")
     doc("explain.schema.json", "explain", failed["command_id"], "--json")
@@ -455,7 +455,7 @@ def test_timeout_is_not_reported_as_an_interrupt(fake_packer: FakePacker, projec
 def test_registry_latest_promote_revoke(fake_packer: FakePacker, project: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     from hybridcore.packer.console.shapes import check
-    from hybridcore.packer.records import ArtifactRecord
+    from hybridcore.packer.records import ArtifactRecord, parse
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     none = run(capsys, "artifacts", "latest", "--target", "web")
@@ -465,7 +465,7 @@ def test_registry_latest_promote_revoke(fake_packer: FakePacker, project: Path, 
     first = json.loads(run(capsys, "build", "web", "--json").stdout)["artifacts"][0]["build_id"]
     second = json.loads(run(capsys, "build", "web", "--json").stdout)["artifacts"][0]["build_id"]
     latest = json.loads(run(capsys, "artifacts", "latest", "--target", "web", "--json").stdout)
-    ArtifactRecord.model_validate(latest)
+    parse(ArtifactRecord, latest)
     assert latest["build_id"] == second
     promoted = json.loads(run(capsys, "artifacts", "promote", first[:20], "--channel", "prod", "--json").stdout)
     check("artifact-event.schema.json", promoted)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hybridcore.errors import DriftDetected, HybridcoreError
@@ -70,10 +71,9 @@ def run_command(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def with_errors(result: CommandResult) -> CommandResult:
     """``result`` with ``errors`` filled from Packer's output where the runner left them empty."""
-    targets = [t if t.errors else t.model_copy(update={"errors": error_lines(t.stdout, t.stderr)})
-               for t in result.targets]
+    targets = [t if t.errors else replace(t, errors=error_lines(t.stdout, t.stderr)) for t in result.targets]
     errors = result.errors or [f"{t.target}: {e}" if len(targets) > 1 else e for t in targets for e in t.errors]
-    return result.model_copy(update={"targets": targets, "errors": errors})
+    return replace(result, targets=targets, errors=errors)
 
 
 def drift_document(reports: Sequence[DriftReport], exit_code: int) -> dict[str, Any]:

@@ -7,9 +7,10 @@ outputs against them (unknown keys forbidden), so the two cannot drift apart unn
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter
 
 from hybridcore.packer.records import ArtifactRecord
 
@@ -96,12 +97,14 @@ class RegistryEvent(_Doc):
     at: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class ArtifactShow(ArtifactRecord):
     """``artifacts show ID --json``: the record, its channels and revocation, and their history."""
 
-    channels: list[str] = Field(description="channels the build is in (none once revoked)")
+    # A dataclass like the record it extends (records.py: no pydantic on the build path).
+    channels: list[str] = field(metadata={"description": "channels the build is in (none once revoked)"})
     revocation: RegistryEvent | None
-    history: list[RegistryEvent] = Field(description="every promote/revoke, oldest first")
+    history: list[RegistryEvent] = field(metadata={"description": "every promote/revoke, oldest first"})
 
 
 class ArtifactEvent(RegistryEvent):
@@ -233,7 +236,7 @@ class UpgradeCheck(_Doc):
     sandboxes: list[str]
 
 
-SHAPES: dict[str, type[BaseModel]] = {
+SHAPES: dict[str, type[Any]] = {
     "error.schema.json": ErrorDocument,
     "runs.schema.json": RunsList,
     "runs-show.schema.json": RunsShow,
@@ -256,4 +259,4 @@ SHAPES: dict[str, type[BaseModel]] = {
 
 def check(name: str, document: Any) -> None:
     """Raise ``pydantic.ValidationError`` unless ``document`` has the shape ``schemas/<name>`` publishes."""
-    SHAPES[name].model_validate(document)
+    TypeAdapter(SHAPES[name]).validate_python(document)
