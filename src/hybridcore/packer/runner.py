@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hybridcore import gcpause
 from hybridcore.files import private_dir
 from hybridcore.ids import new_ulid
 from hybridcore.logs import EventLog, now_iso
@@ -121,6 +122,7 @@ def _preload(packer_started: threading.Event) -> None:
     its imports would hold the GIL the worker needs to start Packer."""
     def work() -> None:
         packer_started.wait(1.0)
+        gcpause.resume()  # the console script's start-up is over (see gcpause)
         # An error here is not lost: whoever needs these next loads them again and meets it there.
         with contextlib.suppress(Exception):
             import hybridcore.packer.records  # noqa: F401

@@ -46,7 +46,10 @@ def _register(argv: list[str] | None) -> typer.Typer:
 
     word = None if argv is None else _command_of(argv)
     if word not in _COMMANDS:
+        from hybridcore import gcpause
         from hybridcore.packer.cli import artifacts, misc, runs  # noqa: F401
+
+        gcpause.resume()  # not a start-up-bound line (runs, cache, upgrade-check...): the usual collector
 
         return cli.app
     view = copy.copy(cli.app)  # the same callback and settings; the shared app itself is left whole
