@@ -26,11 +26,11 @@ where every line is a debug line, only rules marked ``debug = true`` and the UI 
 from __future__ import annotations
 
 import functools
+import pkgutil
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from hybridcore.errors import ConfigError
@@ -210,8 +210,12 @@ def _parse_rule(raw: Mapping[str, Any], where: str, defines: Mapping[str, str], 
 @functools.cache
 def catalogue_data() -> Mapping[str, Any]:
     """The parsed built-in ``rules.toml`` (rules, ``[define]`` fragments, ``[retry.*]`` policies)."""
-    text = resources.files("hybridcore.packer").joinpath("rules.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    # pkgutil rather than importlib.resources: the same package data (zipped or not) without importing
+    # zipfile and the resource readers (~5 ms, measured, in the thread that overlaps Packer).
+    data = pkgutil.get_data("hybridcore.packer", "rules.toml")
+    if data is None:  # a loader that cannot read package data: the catalogue is part of the package
+        raise FileNotFoundError("hybridcore.packer/rules.toml")
+    return tomllib.loads(data.decode("utf-8"))
 
 
 def _defines() -> Mapping[str, str]:
