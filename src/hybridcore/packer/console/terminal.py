@@ -18,13 +18,11 @@ import textwrap
 import threading
 from typing import IO, TYPE_CHECKING
 
-from hybridcore.packer.unshown import TERMINAL_CONTROLS, TERMINAL_ESCAPES
+from hybridcore.packer.unshown import controls, escapes
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-# Escapes and controls a terminal does not show (one definition, shared with the redactor).
-_ESCAPES, _CONTROLS = TERMINAL_ESCAPES, TERMINAL_CONTROLS
 _ZWSP = "\u200b"   # breaks a workflow-command token without changing what a person reads
 _LOCK = threading.RLock()   # one for stdout and stderr: both usually land on the same terminal or log
 
@@ -37,7 +35,8 @@ def clean(text: object) -> str:
     # Most lines are printable ASCII (no escape, control, tab or bidi character can be in them): they
     # skip the two substitutions, which matters on every streamed line.
     if not (line.isascii() and line.isprintable()):
-        line = _CONTROLS.sub("", _ESCAPES.sub("", line).replace("\t", "    "))
+        # Escapes and controls a terminal does not show (one definition, shared with the redactor).
+        line = controls().sub("", escapes().sub("", line).replace("\t", "    "))
     if "##[" in line:
         line = line.replace("##[", "##" + _ZWSP + "[")
     stripped = line.lstrip()
