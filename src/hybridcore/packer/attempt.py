@@ -45,6 +45,8 @@ _FMT_UNFORMATTED = 3   # `packer fmt -check` exit code for "files need formattin
 
 @dataclass(frozen=True, slots=True)
 class AttemptOutcome:
+    """One attempt at a target: its Packer runs, status, classification and artifacts."""
+
     attempt: int
     run_dir: Path
     process: ProcessOutcome                 # all of the step's Packer runs, merged

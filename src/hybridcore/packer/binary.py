@@ -24,6 +24,8 @@ def _version_re() -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class PackerBinary:
+    """The Packer executable found and the version it reported."""
+
     path: str
     version: str
 
