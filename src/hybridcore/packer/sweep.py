@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 from collections.abc import Callable
@@ -63,7 +62,7 @@ def sweep(store: StateStore, emit: Emit | None = None) -> list[str]:
     except HybridcoreError as exc:
         log.warning("abandoned-run sweep skipped: %s", exc)
         return []
-    here = socket.gethostname()
+    here = os.uname().nodename  # as state.common.this_process records it
     marked = []
     for run in dead:
         tmp = run.get("tmp_dir")
