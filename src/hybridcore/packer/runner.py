@@ -116,19 +116,21 @@ def _refuse_drifted(s: Session, plans: Sequence[TargetPlan], fingerprints: Seque
 
 
 def _preload(packer_started: threading.Event) -> None:
-    """Load what is needed only once Packer exits (the pydantic records, the classification rules)
-    while Packer runs: Packer is another process, so this overlaps for free (~80 ms of a warm
-    ``validate``, measured with bench/overhead.py). It starts once Packer has (or after 1 s): before,
-    its imports would hold the GIL the worker needs to start Packer."""
+    """Import what every run needs only once Packer exits (the records, the classifier) while Packer
+    runs: Packer is another process, so this overlaps with it. It starts once Packer has (or after
+    1 s): before, its imports would hold the GIL the worker needs to start Packer.
+
+    The rule catalogue itself is not loaded here: only a failed run reads it (an exit 0 is classified
+    without it), and parsing rules.toml cost every successful validate ~15 ms of CPU on a machine
+    where Packer wants both cores (bench/startup.py: CPU 529 -> 471 ms median, wall 435 -> 426 ms,
+    under load); a failure pays it once Packer has exited."""
     def work() -> None:
         packer_started.wait(1.0)
         gcpause.resume()  # the console script's start-up is over (see gcpause)
         # An error here is not lost: whoever needs these next loads them again and meets it there.
         with contextlib.suppress(Exception):
+            import hybridcore.packer.classify
             import hybridcore.packer.records  # noqa: F401
-            from hybridcore.packer.classify import classify
-
-            classify("", 1)
 
     threading.Thread(target=work, name="hybridcore-preload", daemon=True).start()
 
