@@ -22,6 +22,9 @@ def main() -> None:
         except (BrokenPipeError, ValueError):
             pass  # `| head -0`: the same silence as the CLI's own writer
         return
+    from hybridcore import gcpause
+
+    gcpause.pause()  # resumed once Packer runs (see gcpause)
     from hybridcore.packer.cli.main import main as run
 
     run()

@@ -45,6 +45,8 @@ _FMT_UNFORMATTED = 3   # `packer fmt -check` exit code for "files need formattin
 
 @dataclass(frozen=True, slots=True)
 class AttemptOutcome:
+    """One attempt at a target: its Packer runs, status, classification and artifacts."""
+
     attempt: int
     run_dir: Path
     process: ProcessOutcome                 # all of the step's Packer runs, merged
@@ -176,9 +178,20 @@ def run_attempt(s: Session, plan: TargetPlan, n: int, run_dir: Path) -> AttemptO
                           tuple(artmod.distinct(collector.artifacts)), template_manifest)
 
 
-_OUTPUT_EXISTS = re.compile(r"^\s*\* Output directory '(.+)' already exists\. It must not exist\.\s*$")
-_BULLET = re.compile(r"^\s*\* ")
-_ERROR_HEAD = re.compile(r"^Error: (?:\d+ error\(s\) occurred:|Failed to prepare build: .*)?\s*$")
+# Compiled on first use: only a validate that failed is read this way.
+@functools.cache
+def _output_exists() -> re.Pattern[str]:
+    return re.compile(r"^\s*\* Output directory '(.+)' already exists\. It must not exist\.\s*$")
+
+
+@functools.cache
+def _bullet() -> re.Pattern[str]:
+    return re.compile(r"^\s*\* ")
+
+
+@functools.cache
+def _error_head() -> re.Pattern[str]:
+    return re.compile(r"^Error: (?:\d+ error\(s\) occurred:|Failed to prepare build: .*)?\s*$")
 
 
 def existing_output_only(text: str) -> list[str]:
@@ -187,10 +200,10 @@ def existing_output_only(text: str) -> list[str]:
     found: list[str] = []
     for line in text.replace("\\n", "\n").splitlines():
         line = line.split(",ui,error,", 1)[-1]  # a -machine-readable line holds the text after its prefix
-        m = _OUTPUT_EXISTS.match(line)
+        m = _output_exists().match(line)
         if m:
             found.append(m.group(1))
-        elif _BULLET.match(line) or (line.startswith("Error:") and not _ERROR_HEAD.match(line)):
+        elif _bullet().match(line) or (line.startswith("Error:") and not _error_head().match(line)):
             return []
     return list(dict.fromkeys(found))
 

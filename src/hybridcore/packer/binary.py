@@ -16,11 +16,16 @@ from hybridcore.errors import ConfigError, PackerNotFound, PackerVersionError
 from hybridcore.files import atomic_write_bytes, private_dir
 
 MIN_VERSION = "1.6.0"   # HCL2 variables, sensitive values and PKR_VAR_ work from here
-_VERSION_RE = re.compile(r"v?(\d+\.\d+\.\d+)")
+# Compiled on first use: only when the cached `packer version` answer is stale.
+@functools.cache
+def _version_re() -> re.Pattern[str]:
+    return re.compile(r"v?(\d+\.\d+\.\d+)")
 
 
 @dataclass(frozen=True, slots=True)
 class PackerBinary:
+    """The Packer executable found and the version it reported."""
+
     path: str
     version: str
 
@@ -52,7 +57,7 @@ def _version_of(path: str, _stamp: tuple[int, int]) -> str:
                               env={**os.environ, "CHECKPOINT_DISABLE": "1"})
     except (OSError, subprocess.SubprocessError) as exc:
         raise PackerNotFound(f"cannot run {path} version: {exc}") from None
-    m = _VERSION_RE.search(proc.stdout + proc.stderr)
+    m = _version_re().search(proc.stdout + proc.stderr)
     if proc.returncode != 0 or not m:
         raise PackerNotFound(f"{path} did not report a version (exit {proc.returncode})",
                              hint="is this really HashiCorp Packer? check [packer] binary")

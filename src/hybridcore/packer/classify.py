@@ -1,7 +1,7 @@
 """Failure classification: is a failed Packer run worth retrying, and what should the operator do?
 
 The catalogue of rules lives in ``rules.toml`` beside this module (loaded once through
-``importlib.resources``); projects extend or override it from ``hybridcore.toml``
+``pkgutil.get_data``); projects extend or override it from ``hybridcore.toml``
 ``[[classify.rules]]``. How evidence is weighed is in ``classify_rules`` (specific beats broad, hard stop
 beats transient); how long a retry waits is in ``retry_policy``. The method and the sources behind the
 catalogue are in specs/hybridcore-packer/classification.md.

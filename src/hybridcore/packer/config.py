@@ -67,6 +67,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Project:
+    """``hybridcore.toml`` parsed: the project's root, targets and settings."""
+
     root: Path
     config_path: Path | None
     targets: Mapping[str, Target]

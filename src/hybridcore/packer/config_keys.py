@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Key:
+    """One ``hybridcore.toml`` key as the README documents it."""
+
     name: str
     kind: str      # how the README names its type
     default: str   # as the README shows it

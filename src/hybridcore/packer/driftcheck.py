@@ -53,6 +53,8 @@ class DriftReport:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """One target's current fingerprint beside the one last trusted."""
+
     plan: TargetPlan
     current: fp.Fingerprint
     trusted: fp.Fingerprint | None

@@ -61,6 +61,8 @@ _READ_CHUNK = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class FingerprintInputs:
+    """What a target's fingerprint hashes: files, assets, variables, metadata."""
+
     root: Path
     files: tuple[Path, ...] = ()
     assets: tuple[Path, ...] = ()
@@ -70,6 +72,8 @@ class FingerprintInputs:
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
+    """A target's inputs hashed: the digest and each part's own hash."""
+
     digest: str
     files: Mapping[str, str]
     vars: Mapping[str, str]
@@ -107,6 +111,8 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class DriftDiff:
+    """What changed between a trusted fingerprint and the current one."""
+
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()

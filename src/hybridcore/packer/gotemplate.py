@@ -9,6 +9,7 @@ the whole string is then :class:`~hybridcore.packer.hcl_expr.Unknown`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -18,7 +19,11 @@ from hybridcore.packer.hcl_values import Unknown
 
 __all__ = ["render"]
 
-_TOKEN = re.compile(r'\s*(?:(`[^`]*`)|("(?:[^"\\]|\\.)*")|(-?\d+)|([A-Za-z_][A-Za-z0-9_]*)|(\.[A-Za-z0-9_.]*)|([|()]))')
+# Compiled on first use: only a legacy JSON template's {{ }} actions are tokenised.
+@functools.cache
+def _token() -> re.Pattern[str]:
+    return re.compile(r'\s*(?:(`[^`]*`)|("(?:[^"\\]|\\.)*")|(-?\d+)|([A-Za-z_][A-Za-z0-9_]*)'
+                      r'|(\.[A-Za-z0-9_.]*)|([|()]))')
 
 
 def render(text: str, funcs: Mapping[str, Callable[..., Any]]) -> str | Unknown:
@@ -48,7 +53,7 @@ def _tokens(action: str) -> list[tuple[str, str]] | None:
     out: list[tuple[str, str]] = []
     pos = 0
     while pos < len(action):
-        m = _TOKEN.match(action, pos)
+        m = _token().match(action, pos)
         if m is None or m.end() == pos:
             return None if action[pos:].strip() else out
         pos = m.end()

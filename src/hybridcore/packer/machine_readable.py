@@ -21,6 +21,8 @@ def _is_int(s: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class MachineLine:
+    """One ``-machine-readable`` line: timestamp, target, type and data fields."""
+
     timestamp: int
     target: str
     type: str
@@ -73,6 +75,8 @@ class RawArtifact:
 
 @dataclass
 class _Partial:
+    """An artifact whose announcement lines are still arriving."""
+
     timestamp: int
     builder_id: str = ""
     id: str = ""

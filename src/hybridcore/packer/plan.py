@@ -30,6 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 @dataclass(frozen=True, slots=True)
 class TargetPlan:
+    """Everything decided before one target runs: argv, variables, redactor, warnings."""
+
     kind: Kind
     target: Target
     info: TemplateInfo | None           # None for fmt, which does not need to parse

@@ -53,6 +53,8 @@ _BOM = "\ufeff"
 
 @dataclass(frozen=True, slots=True)
 class PlannedVars:
+    """A target's variables planned: values by sensitivity, redactor, var file."""
+
     split: SplitVars                    # rendered values by sensitivity
     redactor: Redactor
     var_file: GeneratedVarFile | None   # None: no value given, no -var-file added

@@ -68,6 +68,8 @@ class FifoLog:
 
 @dataclass(frozen=True, slots=True)
 class ProcessRequest:
+    """One command to run: argv, environment, logs, callbacks and how to stop it."""
+
     argv: Sequence[str]
     env: dict[str, str]
     cwd: Path
@@ -93,6 +95,8 @@ class ProcessRequest:
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutcome:
+    """How one command ended: exit code, redacted output tails, signals sent."""
+
     exit_code: int                   # negative: killed by that signal (Popen's convention)
     ending: Ending
     stdout: str                      # bounded tail, redacted

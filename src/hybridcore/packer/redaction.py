@@ -23,7 +23,7 @@ from functools import lru_cache, partial
 from itertools import count
 from typing import Any, ClassVar
 
-from hybridcore.packer.unshown import UNSHOWN, strip_unshown, unshown
+from hybridcore.packer.unshown import strip_unshown, unshown, unshown_token
 
 REDACTED = "<redacted>"
 MIN_SECRET_LEN = 4       # shorter declared secrets are refused: redacting "e" everywhere wrecks every log
@@ -262,7 +262,7 @@ class BaseRedactor:
         if self._plain(text):
             return [raw]
         views = [raw]
-        if unshown(text) and (shown := raw.decoded(UNSHOWN, "", strip=True)) is not None:
+        if unshown(text) and (shown := raw.decoded(unshown_token(), "", strip=True)) is not None:
             views.append(shown)   # what a terminal shows: escapes and controls gone
         mr = raw.decoded(self._mr, self.machine_comma)
         if mr is not None:

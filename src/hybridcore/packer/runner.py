@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hybridcore import gcpause
 from hybridcore.files import private_dir
 from hybridcore.ids import new_ulid
 from hybridcore.logs import EventLog, now_iso
@@ -31,7 +32,6 @@ from hybridcore.packer.binary import PackerBinary
 from hybridcore.packer.config import Project
 from hybridcore.packer.plan import Kind, TargetPlan, env_name
 from hybridcore.packer.process import Cancel
-from hybridcore.packer.retry_policy import retry_after_hint, retry_delay
 from hybridcore.packer.session import Observer, RunOptions, Session
 from hybridcore.packer.status import Status
 from hybridcore.state import StateStore
@@ -116,18 +116,21 @@ def _refuse_drifted(s: Session, plans: Sequence[TargetPlan], fingerprints: Seque
 
 
 def _preload(packer_started: threading.Event) -> None:
-    """Load what is needed only once Packer exits (the pydantic records, the classification rules)
-    while Packer runs: Packer is another process, so this overlaps for free (~80 ms of a warm
-    ``validate``, measured with bench/overhead.py). It starts once Packer has (or after 1 s): before,
-    its imports would hold the GIL the worker needs to start Packer."""
+    """Import what every run needs only once Packer exits (the records, the classifier) while Packer
+    runs: Packer is another process, so this overlaps with it. It starts once Packer has (or after
+    1 s): before, its imports would hold the GIL the worker needs to start Packer.
+
+    The rule catalogue itself is not loaded here: only a failed run reads it (an exit 0 is classified
+    without it), and parsing rules.toml cost every successful validate ~15 ms of CPU on a machine
+    where Packer wants both cores (bench/startup.py: CPU 529 -> 471 ms median, wall 435 -> 426 ms,
+    under load); a failure pays it once Packer has exited."""
     def work() -> None:
         packer_started.wait(1.0)
+        gcpause.resume()  # the console script's start-up is over (see gcpause)
         # An error here is not lost: whoever needs these next loads them again and meets it there.
         with contextlib.suppress(Exception):
+            import hybridcore.packer.classify
             import hybridcore.packer.records  # noqa: F401
-            from hybridcore.packer.classify import classify
-
-            classify("", 1)
 
     threading.Thread(target=work, name="hybridcore-preload", daemon=True).start()
 
@@ -274,6 +277,10 @@ def _backoff(project: Project, category: str, failures: int, output: str) -> flo
     """Seconds before the next attempt: the category's policy (throttling waits longer than a network
     blip), scaled by [build] backoff_initial (5 s = the policy as written), capped by [build] backoff_max
     unless Packer printed a Retry-After style hint, which is honoured."""
+    # Imported here: only a retry needs the policies, and they load the rule catalogue (~8 ms before
+    # Packer could start, measured with -X importtime).
+    from hybridcore.packer.retry_policy import retry_after_hint, retry_delay
+
     wait = retry_delay(category, failures, output=output, u=random.random(), scale=project.backoff_initial / 5.0)
     hint = retry_after_hint(output) or 0.0
     return max(0.0, min(wait, max(project.backoff_max, hint)))

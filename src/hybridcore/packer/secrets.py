@@ -196,6 +196,8 @@ def env_redactor(base_env: Mapping[str, str], declared: Iterable[str] = ()) -> R
 
 @dataclass(frozen=True, slots=True)
 class PreparedEnv:
+    """The environment a Packer process gets, and which names the wrapper set."""
+
     env: Mapping[str, str]
     set_names: tuple[str, ...]     # what the wrapper set or overrode (names only, never values)
 

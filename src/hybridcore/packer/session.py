@@ -59,6 +59,8 @@ class RunOptions:
 
 @dataclass(eq=False)
 class Session:
+    """One command's running values, shared by its targets' worker threads."""
+
     kind: Kind
     project: Project
     packer: PackerBinary

@@ -10,11 +10,11 @@ PostgreSQL: its build lock is gone).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
 from collections.abc import Callable
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 Emit = Callable[[str, dict[str, Any]], None]   # ("abandoned", {run_id, why})
 
 # attempt._short_tmpdir: tempfile.mkdtemp(prefix=f"hc-{slug[:16]}-") -> 8 random [a-z0-9_] characters
-_NAME = re.compile(r"hc-[A-Za-z0-9_.~-]{1,16}-[a-z0-9_]{8}")  # attempt._short_tmpdir: hc-<slug[:16]>-<random>
+# Compiled on first use: only when a dead run left a temporary folder behind.
+@functools.cache
+def _name() -> re.Pattern[str]:  # attempt._short_tmpdir: hc-<slug[:16]>-<random>
+    return re.compile(r"hc-[A-Za-z0-9_.~-]{1,16}-[a-z0-9_]{8}")
 
 
 def temp_roots() -> set[Path]:
@@ -47,7 +50,7 @@ def is_ours(path: Path, roots: set[Path] | None = None) -> bool:
         return False
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
         return False
-    return path.parent.resolve() in (roots or temp_roots()) and _NAME.fullmatch(path.name) is not None
+    return path.parent.resolve() in (roots or temp_roots()) and _name().fullmatch(path.name) is not None
 
 
 def sweep(store: StateStore, emit: Emit | None = None) -> list[str]:
@@ -59,7 +62,7 @@ def sweep(store: StateStore, emit: Emit | None = None) -> list[str]:
     except HybridcoreError as exc:
         log.warning("abandoned-run sweep skipped: %s", exc)
         return []
-    here = socket.gethostname()
+    here = os.uname().nodename  # as state.common.this_process records it
     marked = []
     for run in dead:
         tmp = run.get("tmp_dir")

@@ -28,6 +28,8 @@ __all__ = ["Block", "BuildSpec", "Resolution", "TemplateInfo", "Variable", "anal
 
 @dataclass(frozen=True, slots=True)
 class Variable:
+    """One variable a template declares, as the planner needs it."""
+
     name: str
     sensitive: bool = False
     env_default: str | None = None  # X when the default is env("X")
@@ -76,6 +78,8 @@ class Resolution:
 
 @dataclass(frozen=True, slots=True)
 class TemplateInfo:
+    """What the analysis of one template found (cached per template, see ``analyze``)."""
+
     path: Path                      # the file or folder given (absolute)
     workdir: Path                   # where Packer runs
     kind: str                       # "hcl2" | "json"

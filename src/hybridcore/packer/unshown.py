@@ -7,11 +7,16 @@ control character is still caught.
 
 from __future__ import annotations
 
+import functools
 import re
+
+# The patterns compile on first use (module __getattr__ and the getters below): a line of printable
+# ASCII, which is nearly every line, never needs them, and compiling them cost ~1.5 ms of CPU before
+# Packer could start (measured).
 
 # CSI (colours, cursor), OSC (hyperlinks, titles; BEL or ST ended), DCS/SOS/PM/APC strings, 8-bit
 # CSI/OSC, the remaining two-character escapes.
-TERMINAL_ESCAPES = re.compile(
+_ESCAPES_SOURCE = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
@@ -20,9 +25,35 @@ TERMINAL_ESCAPES = re.compile(
     r"|\x1b[ -/]*[0-~]?"
 )
 # C0/C1 controls (not the tab) and bidi overrides that make text display other than it reads.
-TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-UNSHOWN = re.compile(f"({TERMINAL_ESCAPES.pattern}|{TERMINAL_CONTROLS.pattern})")
+_CONTROLS_SOURCE = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _ASCII_SHOWN = bytes(range(0x20, 0x7F)) + b"\t"
+
+
+@functools.cache
+def escapes() -> re.Pattern[str]:
+    """``TERMINAL_ESCAPES``: the escape sequences a terminal acts on instead of showing."""
+    return re.compile(_ESCAPES_SOURCE)
+
+
+@functools.cache
+def controls() -> re.Pattern[str]:
+    """``TERMINAL_CONTROLS``: one control or bidi character a terminal does not show as itself."""
+    return re.compile(_CONTROLS_SOURCE)
+
+
+@functools.cache
+def unshown_token() -> re.Pattern[str]:
+    """``UNSHOWN``: an escape sequence or a control character."""
+    return re.compile(f"({_ESCAPES_SOURCE}|{_CONTROLS_SOURCE})")
+
+
+_LAZY = {"TERMINAL_ESCAPES": escapes, "TERMINAL_CONTROLS": controls, "UNSHOWN": unshown_token}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    if name in _LAZY:
+        return _LAZY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def strip_unshown(text: str) -> str:
@@ -30,10 +61,11 @@ def strip_unshown(text: str) -> str:
     pattern is tried only where the one-class control search stops (fast on long lines)."""
     parts: list[str] = []
     pos = 0
-    for m in TERMINAL_CONTROLS.finditer(text):
+    token_at = unshown_token().match
+    for m in controls().finditer(text):
         if m.start() < pos:
             continue  # inside an escape already removed
-        token = UNSHOWN.match(text, m.start())
+        token = token_at(text, m.start())
         parts.append(text[pos:m.start()])
         pos = token.end() if token is not None else m.end()
     parts.append(text[pos:])
@@ -49,4 +81,4 @@ def unshown(text: str) -> bool:
         return bool(text.encode("ascii").translate(None, _ASCII_SHOWN))
     if text.isprintable():
         return False
-    return TERMINAL_CONTROLS.search(text) is not None
+    return controls().search(text) is not None

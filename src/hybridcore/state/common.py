@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -59,7 +58,9 @@ def boot_id() -> str | None:
 
 def this_process() -> dict[str, Any]:
     """``{host, pid, boot_id}`` of the calling process, as recorded in runs and lock holders."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "boot_id": boot_id()}
+    # The host name as socket.gethostname() gives it (glibc reads it from uname), without importing
+    # socket: ~2 ms of every command's start-up (measured), for this one call.
+    return {"host": os.uname().nodename, "pid": os.getpid(), "boot_id": boot_id()}
 
 
 def display_url(url: str) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import time
@@ -68,6 +67,8 @@ class FileLocker:
         self.folder = folder
 
     def path_of(self, target: str, env: str) -> Path:
+        import hashlib  # here: only a build takes a lock, and loading OpenSSL costs ~3 ms of every start-up
+
         return self.folder / (hashlib.sha256(lock_name(target, env)).hexdigest()[:32] + ".lock")
 
     def acquire(self, target: str, env: str, timeout_s: float | None) -> _HeldFile | None:
@@ -101,6 +102,8 @@ class FileLocker:
 
 def advisory_key(target: str, env: str) -> int:
     """A signed 64-bit key (``pg_advisory_lock(bigint)``) for (target, env)."""
+    import hashlib
+
     return int.from_bytes(hashlib.sha256(lock_name(target, env)).digest()[:8], "big", signed=True)
 
 

@@ -47,3 +47,17 @@ def test_app_from_main_has_every_command() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.stdout.strip() == str(sorted(["artifacts", "build", "cache", "drift", "explain", "fmt", "init", "plan",
                                              "runs", "upgrade-check", "validate"]))
+
+
+def test_a_run_command_line_builds_only_that_command() -> None:
+    import typer.main
+
+    from hybridcore.packer.cli import base
+    from hybridcore.packer.cli.main import _register
+
+    view = _register(["-C", "proj", "build", "web", "--help"])
+    assert sorted(typer.main.get_command(view).commands) == ["build"]
+    assert view.registered_callback is base.app.registered_callback  # the root options stay
+    # The shared app is untouched: every command of cli/commands.py is still registered on it.
+    assert {c.name for c in base.app.registered_commands} >= {"fmt", "validate", "build", "drift", "plan", "explain"}
+    assert _register(["--help"]) is base.app

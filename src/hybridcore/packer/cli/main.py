@@ -7,6 +7,7 @@ runner turns into an orderly stop of every Packer process group.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
@@ -31,17 +32,30 @@ _ROOT_VALUE_OPTIONS = frozenset({"-C", "--project"})
 def __getattr__(name: str) -> object:
     # ``from hybridcore.packer.cli.main import app``: the app with every command registered.
     if name == "app":
-        _register(None)
-        return cli.app
+        return _register(None)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _register(argv: list[str] | None) -> None:
-    """Import the command modules the line needs (importing one registers its commands)."""
+def _register(argv: list[str] | None) -> typer.Typer:
+    """Import the command modules the line needs (importing one registers its commands); the app to
+    run: for a line running one command of cli/commands.py, a view of the app with that command only.
+
+    Typer turns every registered command and group into a Click object (inspecting each function's
+    signature) before it parses the line; for the one command a line runs that is ~1/7 of the work."""
     from hybridcore.packer.cli import commands  # noqa: F401
 
-    if argv is None or _command_of(argv) not in _COMMANDS:
+    word = None if argv is None else _command_of(argv)
+    if word not in _COMMANDS:
+        from hybridcore import gcpause
         from hybridcore.packer.cli import artifacts, misc, runs  # noqa: F401
+
+        gcpause.resume()  # not a start-up-bound line (runs, cache, upgrade-check...): the usual collector
+
+        return cli.app
+    view = copy.copy(cli.app)  # the same callback and settings; the shared app itself is left whole
+    view.registered_commands = [c for c in cli.app.registered_commands if c.name == word]
+    view.registered_groups = []
+    return view
 
 
 def _command_of(argv: list[str]) -> str | None:
@@ -107,19 +121,21 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _dispatch(argv: list[str] | None) -> int:
-    from hybridcore.packer.console import report
-
-    _register(sys.argv[1:] if argv is None else argv)
+    app = _register(sys.argv[1:] if argv is None else argv)
     try:
-        cli.app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
+        app(args=argv, prog_name="hybridcore-packer", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         # Reached only when no Packer was running (the runner turns Ctrl-C into a recorded interruption).
+        from hybridcore.packer.console import report  # here: the report's modules are not needed before
+
         report.interrupted()
         return ExitCode.INTERRUPTED
     except OSError as exc:
         # The machine, not the code: a read-only project folder, a full disk, a vanished file.
+        from hybridcore.packer.console import report
+
         report.os_error(exc)
         return ExitCode.USAGE
     return ExitCode.OK

@@ -30,6 +30,8 @@ COMMAND = "*"                  # the target of command-wide events
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One event of a run, as the console shows it."""
+
     name: str
     target: str
     fields: dict[str, Any] = field(default_factory=dict)
