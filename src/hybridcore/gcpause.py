@@ -3,7 +3,10 @@
 Importing the CLI and the modules a command needs allocates a few hundred thousand objects and next to
 no garbage, yet the collector walks the young ones every 700 allocations: ~8% of the CPU before Packer
 starts (measured on the validate line). The console script pauses it (``pause``); it runs again once
-Packer has started, or at once for a command that never runs Packer and may run long (``resume``).
+Packer has started, or at once for a line that is not one command of ``cli/commands.py`` (``runs``,
+``cache``, ``upgrade-check``...: ``resume``). ``drift``, ``plan`` and ``explain`` keep it off to their
+end: what they allocate is freed by reference counting (a cold ``drift`` over 10,000 files peaks at
+44.6 MB with it off, 44.1 MB with it on), and the process exits right after.
 A library caller's collector is never touched: ``resume`` only undoes this module's own ``pause``.
 """
 

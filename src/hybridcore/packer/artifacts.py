@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcore.ids import new_ulid
 from hybridcore.packer.config import Target
 from hybridcore.packer.machine_readable import RawArtifact
-from hybridcore.packer.secrets import PACKER_IDENTIFIERS, Redactor
+from hybridcore.packer.secrets import Redactor
 from hybridcore.packer.templates import TemplateInfo, interpolate
 
 if TYPE_CHECKING:
@@ -112,6 +112,10 @@ def template_vars(info: TemplateInfo | None, plain_vars: Mapping[str, str]) -> d
     return values
 
 
+def _redacted(red: Callable[[str], str], value: str | None) -> str | None:
+    return None if value is None else red(value)
+
+
 def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: TemplateInfo | None, cwd: Path,
                      plain_vars: Mapping[str, str], provenance: Provenance, run_uuid: str | None,
                      redactor: Redactor) -> list[ArtifactRecord]:
@@ -129,15 +133,17 @@ def artifact_records(raws: Iterable[RawArtifact], *, target: Target, info: Templ
         facts = describe(raw, builder_type, source)
         # Local builders name files relative to where Packer ran; records must be usable from anywhere.
         image_ids = [_absolute(i, cwd) if i in raw.files else i for i in facts.image_ids]
-        values = {
-            "build_id": new_ulid(), "target": target.name, "build_name": raw.build_name,
-            "builder_id": raw.builder_id,
-            "builder_type": builder_type or builder_type_for(raw.builder_id) or "unknown",
-            "platform": target.platform or facts.platform, "region": target.region or facts.region,
-            "image_ids": image_ids, "artifact_id": raw.id,
-            "files": [{"name": _absolute(f["name"], cwd), "size": f["size"]} for f in file_entries(raw.files, cwd)],
-            "packer_run_uuid": run_uuid, "provenance": provenance, "extra": dict(facts.extra),
-        }
-        redacted = redactor.redact_record(values, keep=PACKER_IDENTIFIERS)
-        out.append(ArtifactRecord(**{**redacted, "files": [ArtifactFile(**f) for f in redacted["files"]]}))
+        # Built field by field (typed: mypy checks every value), each string redacted except the
+        # identifiers Packer reports in structured form (secrets.PACKER_IDENTIFIERS) and our build id.
+        red = redactor.redact_text
+        out.append(ArtifactRecord(
+            build_id=new_ulid(), target=red(target.name), build_name=raw.build_name, builder_id=raw.builder_id,
+            builder_type=builder_type or builder_type_for(raw.builder_id) or "unknown",
+            platform=red(target.platform or facts.platform), region=_redacted(red, target.region or facts.region),
+            image_ids=[red(i) for i in image_ids], artifact_id=red(raw.id),
+            files=[ArtifactFile(name=red(_absolute(f["name"], cwd)), size=f["size"])
+                   for f in file_entries(raw.files, cwd)],
+            packer_run_uuid=_redacted(red, run_uuid), provenance=provenance,
+            extra={key: red(value) for key, value in facts.extra.items()},
+        ))
     return out

@@ -138,8 +138,9 @@ def stop(proc: subprocess.Popen[bytes], req: ProcessRequest, sent: list[str],
          first: signal.Signals = signal.SIGINT) -> None:
     """``first`` -> (grace) -> SIGTERM -> (grace) -> SIGKILL, to the whole process group; returns once
     the group is gone or SIGKILL was sent. ``cancel.kill`` (a second Ctrl-C) skips to SIGKILL, but
-    ``first`` is always sent before it: two quick Ctrl-Cs can both land before this thread looks, and
-    Packer still gets its chance to start cleaning up (and the record says what it got)."""
+    ``first`` is always sent before it (SIGKILL follows at once): two quick Ctrl-Cs can both land
+    before this thread looks, and the record then says ``SIGINT → SIGKILL``, as for a second Ctrl-C
+    that lands later."""
     steps = [(first, req.interrupt_grace)]
     if first != signal.SIGTERM:
         steps.append((signal.SIGTERM, req.term_grace))

@@ -80,7 +80,7 @@ def finish_locked(s: Session, plan: TargetPlan, exc: LockTimeout, base_dir: Path
     now = now_iso()
     result = rec.TargetResult(
         target=plan.target.name, command=plan.redactor(plan.command_line),
-        argv=plan.redactor.value(list(plan.argv)), exit_code=LockTimeout.exit_code, status=Status.FAILED,
+        argv=plan.redactor.value(list(plan.argv)), exit_code=int(LockTimeout.exit_code), status=Status.FAILED,
         stdout="", stderr=exc.message + "\n", run_dir=str(base_dir), started_at=s.started_at, finished_at=now,
         retryable=False, classification=classification,
     )
@@ -172,7 +172,7 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
     finished = now_iso()
     result = rec.TargetResult(
         target=target.name, command=plan.redactor(plan.command_line),
-        argv=plan.redactor.redact_record(list(plan.argv)), exit_code=last.exit_code,
+        argv=plan.redactor.redact_record(list(plan.argv)), exit_code=int(last.exit_code),
         packer_exit_code=last.packer_exit_code, status=last.status,
         stdout=last.process.stdout, stderr=last.process.stderr,
         stdout_truncated=last.process.stdout_truncated, stderr_truncated=last.process.stderr_truncated,
@@ -185,7 +185,7 @@ def finish_target(s: Session, plan: TargetPlan, fingerprint: Fingerprint | None,
         started_at=attempts[0].process.started_at.isoformat(), finished_at=finished,
         retryable=last.retryable, classification=last.classification,
         errors=error_lines(last.process.stdout, last.process.stderr),
-        attempts=[rec.Attempt(attempt=a.attempt, exit_code=a.exit_code, packer_exit_code=a.packer_exit_code,
+        attempts=[rec.Attempt(attempt=a.attempt, exit_code=int(a.exit_code), packer_exit_code=a.packer_exit_code,
                               status=a.status, classification=a.classification, run_dir=str(a.run_dir),
                               started_at=a.process.started_at.isoformat(),
                               finished_at=a.process.finished_at.isoformat(), signals=list(a.process.signals))
@@ -250,7 +250,7 @@ def command_result(s: Session, plans: Sequence[TargetPlan], finished: Sequence[F
         manifest_path = results[0].manifest_path if len(results) == 1 else _merged_manifest(s, finished)
     result = rec.CommandResult(
         command=s.kind, command_id=s.command_id, env=s.env, packer_version=s.packer.version,
-        exit_code=exit_code, status=decisive.status, stdout=stdout, stderr=stderr, manifest_path=manifest_path,
+        exit_code=int(exit_code), status=decisive.status, stdout=stdout, stderr=stderr, manifest_path=manifest_path,
         artifacts=[a for r in results for a in r.artifacts], started_at=s.started_at, finished_at=now_iso(),
         retryable=bool(failed) and all(r.retryable for r in failed),
         classification=decisive.classification, targets=results,

@@ -58,6 +58,9 @@ def test_validate_argv_env_and_result_shape(fake_packer: FakePacker, project: Pa
                 "finished_at", "retryable", "targets"):
         assert key in d
     assert d["exit_code"] == 0 and d["retryable"] is False and d["command"] == "validate"
+    # Plain ints in memory too (records are dataclasses: nothing coerces an IntEnum on the way in).
+    assert type(result.exit_code) is int and type(result.targets[0].exit_code) is int
+    assert type(result.targets[0].attempts[0].exit_code) is int
     assert d["started_at"].endswith("+00:00")
     run = Path(d["targets"][0]["run_dir"])
     assert run == project / ".hybridcore" / "runs" / result.command_id / "web"

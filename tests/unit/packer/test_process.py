@@ -79,12 +79,13 @@ def test_child_that_never_opens_its_fifo_log_does_not_hang(tmp_path: Path) -> No
 
 
 def test_timeout_escalates_int_then_term_then_kill(tmp_path: Path) -> None:
-    # A child that ignores SIGINT and SIGTERM: only SIGKILL stops it.
-    ready = tmp_path / "ready"
-    code = (f"import signal,time,pathlib\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            f"signal.signal(signal.SIGTERM, signal.SIG_IGN)\npathlib.Path({str(ready)!r}).write_text('1')\n"
-            f"while True: time.sleep(1)\n")
-    out = run(_req(tmp_path, code, timeout=1.0, interrupt_grace=0.3, term_grace=0.3))
+    # A child that ignores SIGINT and SIGTERM: only SIGKILL stops it. A shell that ignores them and
+    # execs sleep (ignored signals survive exec) is ready within milliseconds; a Python child could
+    # still be starting when the 1 s timeout fires on a loaded machine, and die of the SIGINT.
+    req = ProcessRequest(argv=["/bin/sh", "-c", "trap '' INT TERM; exec sleep 60"], env=dict(os.environ),
+                         cwd=tmp_path, stdout_path=tmp_path / "out.log", stderr_path=tmp_path / "err.log",
+                         timeout=1.0, interrupt_grace=0.3, term_grace=0.3)
+    out = run(req)
     assert out.ending == "timeout"
     assert out.signals == ("SIGINT", "SIGTERM", "SIGKILL")
     assert out.exit_code == -9
