@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -35,19 +34,6 @@ def test_resume_never_overrides_a_callers_own_choice() -> None:
     gcpause.pause()  # already off: not ours to turn back on
     gcpause.resume()
     assert not gc.isenabled()
-
-
-def test_the_preload_resumes_once_packer_started() -> None:
-    from hybridcore.packer import runner
-
-    gcpause.pause()
-    started = threading.Event()
-    started.set()
-    runner._preload(started)
-    for thread in threading.enumerate():
-        if thread.name == "hybridcore-preload":
-            thread.join(30)
-    assert gc.isenabled()
 
 
 @pytest.mark.parametrize(("line", "enabled"), [(["validate", "web"], False), (["-C", "x", "drift"], False),
