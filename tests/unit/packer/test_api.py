@@ -8,6 +8,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.unit.conftest import ARTIFACT_OUT, FakePacker
@@ -512,10 +513,21 @@ def test_validate_timeout_stops_packer(fake_packer: FakePacker, project: Path) -
     assert result.targets[0].signals[0] == "SIGINT"
 
 
+def _the_build_row(project: Path) -> dict[str, Any]:
+    """The one build run row in the project's state (fails unless there is exactly one)."""
+    from hybridcore.state import StateStore
+
+    store = StateStore.for_root(project)
+    try:
+        (row,) = store.list_runs(kind="build")
+    finally:
+        store.close()
+    return row
+
+
 def test_a_wrapper_error_mid_run_ends_the_row_at_once(fake_packer: FakePacker, project: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from hybridcore.packer import results
-    from hybridcore.state import StateStore
 
     assert validate("web").exit_code == 0
 
@@ -525,17 +537,12 @@ def test_a_wrapper_error_mid_run_ends_the_row_at_once(fake_packer: FakePacker, p
     monkeypatch.setattr(results, "finish_target", broken)
     with pytest.raises(RuntimeError, match="records broke"):
         build("web")
-    store = StateStore.for_root(project)
-    try:
-        (row,) = [r for r in store.list_runs(kind="build")]
-    finally:
-        store.close()
+    row = _the_build_row(project)
     assert row["status"] == "failed" and row["category"] == "wrapper-error" and row["finished_at"]
 
 
 def test_an_error_after_a_target_ended_leaves_its_row_as_it_ended(fake_packer: FakePacker, project: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from hybridcore.state import StateStore
     from hybridcore.state.locks import BuildLock
 
     assert validate("web").exit_code == 0
@@ -548,9 +555,5 @@ def test_an_error_after_a_target_ended_leaves_its_row_as_it_ended(fake_packer: F
     monkeypatch.setattr(BuildLock, "release", broken_release)
     with pytest.raises(RuntimeError, match="release broke"):
         build("web")
-    store = StateStore.for_root(project)
-    try:
-        (row,) = store.list_runs(kind="build")
-    finally:
-        store.close()
+    row = _the_build_row(project)
     assert row["status"] == "ok", row
